@@ -1,0 +1,296 @@
+//! The legacy API (`cdn.api.qcloud.com/v2/index.php`): FlushOrPushOverall, RefreshCdnOverSeaUrl
+//! and CdnOverseaPushser, signed with HmacSHA1 or HmacSHA256, sent as GET or POST.
+//!
+//! v2 has no quota query, so this client keeps a ledger of what it sent per quota day
+//! (`state_dir/ledger.json`, resetting at 00:00 UTC+8) and answers [`CdnApi::quota`] from it.
+//! It has no task query either: a request that timed out after sending is sent again (which may
+//! spend quota twice), and prefetches wait a fixed delay after their purges.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::http::{Request, Transport};
+use super::sign::v2 as sign;
+use super::{Accepted, ApiError, CdnApi, Failure, TaskState};
+use crate::clock::{quota_day, Clock};
+use crate::config::credentials::Credentials;
+use crate::config::{Config, Endpoint, HttpMethod, SignatureMethod, V2Overseas};
+use crate::model::{Area, Job, JobKind, QuotaBook, QuotaEntry};
+use crate::submit::ratelimit::TokenBucket;
+
+/// Rate limiter for v2 actions: FlushOrPushOverall allows 100 calls a minute; the other actions
+/// document no rate, so they are held to the same.
+pub fn rate(_action: &'static str, _rps: u32) -> TokenBucket {
+    TokenBucket::per_minute(100.0)
+}
+
+/// The action that carries a job.
+pub fn action(kind: JobKind, area: Area, overseas: V2Overseas) -> &'static str {
+    match (kind, area, overseas) {
+        (JobKind::PurgeUrls, Area::Overseas, V2Overseas::Dedicated) => "RefreshCdnOverSeaUrl",
+        (JobKind::PrefetchUrls, Area::Overseas, V2Overseas::Dedicated) => "CdnOverseaPushser",
+        _ => "FlushOrPushOverall",
+    }
+}
+
+/// The action parameters of a job (without the common ones).
+pub fn job_params(job: &Job, overseas: V2Overseas) -> Vec<(String, String)> {
+    let mut p = Vec::new();
+    let act = action(job.kind, job.area, overseas);
+    if act == "FlushOrPushOverall" {
+        let command = if job.kind == JobKind::PrefetchUrls { "push" } else { "flush" };
+        let ty = if job.kind == JobKind::PurgePaths { "dir" } else { "url" };
+        p.push(("command".into(), command.into()));
+        p.push(("type".into(), ty.into()));
+        match job.area {
+            Area::Mainland => p.push(("mainland".into(), "1".into())),
+            Area::Overseas => p.push(("oversea".into(), "1".into())),
+        }
+    }
+    for (i, u) in job.urls.iter().enumerate() {
+        p.push((format!("urls.{i}"), u.clone()));
+    }
+    p
+}
+
+/// Documented daily totals and per-call sizes of the legacy API.
+pub fn documented_quota(overseas: V2Overseas) -> QuotaBook {
+    let mut b = QuotaBook::default();
+    for area in Area::ALL {
+        b.set(JobKind::PurgeUrls, area, QuotaEntry { batch: 1000, total: 10_000, available: 10_000 });
+        b.set(JobKind::PurgePaths, area, QuotaEntry { batch: 500, total: 100, available: 100 });
+        b.set(JobKind::PrefetchUrls, area, QuotaEntry { batch: 1000, total: 1000, available: 1000 });
+    }
+    if overseas == V2Overseas::Dedicated {
+        b.set(JobKind::PrefetchUrls, Area::Overseas, QuotaEntry { batch: 20, total: 1000, available: 1000 });
+    }
+    b
+}
+
+/// What was sent on one quota day.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// Days since the epoch in UTC+8.
+    pub day: i64,
+    /// URLs or paths accepted today, keyed like [`QuotaBook`].
+    pub used: BTreeMap<String, u64>,
+}
+
+impl Ledger {
+    /// The ledger as of `now`: yesterday's counts are dropped.
+    pub fn current(mut self, now_unix: i64) -> Ledger {
+        let today = quota_day(now_unix);
+        if self.day != today {
+            self = Ledger { day: today, used: BTreeMap::new() };
+        }
+        self
+    }
+
+    /// Documented quotas less today's use.
+    pub fn quota(&self, overseas: V2Overseas, now_unix: i64) -> QuotaBook {
+        let mut b = documented_quota(overseas);
+        for (k, e) in b.entries.iter_mut() {
+            e.available = e.total.saturating_sub(self.used.get(k).copied().unwrap_or(0));
+        }
+        b.read_unix = Some(now_unix);
+        b
+    }
+}
+
+/// The `code` / `codeDesc` of a v2 answer as an error, or the answer's `data` on success.
+pub fn parse_response(status: u16, body: &[u8]) -> Result<Value, Failure> {
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) if status == 200 => return Err(Failure::Decode { message: e.to_string() }),
+        Err(_) => return Err(Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() }),
+    };
+    let code = v.get("code").map(|c| match c {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    let Some(code) = code else {
+        return Err(if status == 200 {
+            Failure::Decode { message: "no code field".into() }
+        } else {
+            Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() }
+        });
+    };
+    if code != "0" {
+        let code_desc = v.get("codeDesc").map(|c| match c {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        let message =
+            v.get("message").and_then(Value::as_str).or_else(|| v.get("errmsg").and_then(Value::as_str)).unwrap_or("").to_string();
+        return Err(Failure::Api(ApiError { code, message, request_id: None, code_desc }));
+    }
+    if status != 200 {
+        return Err(Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() });
+    }
+    Ok(v.get("data").cloned().unwrap_or(Value::Null))
+}
+
+/// A legacy API client.
+pub struct V2Client {
+    pub transport: Transport,
+    pub endpoint: Endpoint,
+    pub credentials: Credentials,
+    pub region: Option<String>,
+    pub signature_method: SignatureMethod,
+    pub http_method: HttpMethod,
+    pub overseas: V2Overseas,
+    pub clock: Arc<dyn Clock>,
+    ledger_path: PathBuf,
+    ledger: Mutex<()>,
+}
+
+impl V2Client {
+    pub fn new(transport: Transport, cfg: &Config, credentials: Credentials, clock: Arc<dyn Clock>) -> Self {
+        let p = &cfg.provider;
+        V2Client {
+            transport,
+            endpoint: p.endpoint.clone(),
+            credentials,
+            region: p.region.clone(),
+            signature_method: p.signature_method,
+            http_method: p.http_method,
+            overseas: p.v2_overseas,
+            clock,
+            ledger_path: cfg.state_dir.join("ledger.json"),
+            ledger: Mutex::new(()),
+        }
+    }
+
+    /// The common parameters plus `params`, signed: the pairs to put on the wire.
+    pub fn signed_params(&self, action: &str, params: Vec<(String, String)>, timestamp: i64, nonce: u32) -> Vec<(String, String)> {
+        let mut all = params;
+        all.push(("Action".into(), action.into()));
+        all.push(("SecretId".into(), self.credentials.secret_id.clone()));
+        all.push(("Timestamp".into(), timestamp.to_string()));
+        all.push(("Nonce".into(), nonce.to_string()));
+        all.push(("SignatureMethod".into(), self.signature_method.as_str().into()));
+        if let Some(r) = &self.region {
+            all.push(("Region".into(), r.clone()));
+        }
+        if let Some(t) = &self.credentials.token {
+            all.push(("Token".into(), t.expose().to_string()));
+        }
+        let sts = sign::string_to_sign(self.http_method.as_str(), &self.endpoint.host, &self.endpoint.path, &all);
+        let sig = sign::signature(self.credentials.secret_key.expose(), self.signature_method, &sts);
+        all.push(("Signature".into(), sig));
+        all
+    }
+
+    /// Sign and send one action; returns the answer's `data`.
+    pub async fn call(&self, action: &str, params: Vec<(String, String)>) -> Result<Value, Failure> {
+        let nonce = fastrand::u32(1..u32::MAX);
+        let all = self.signed_params(action, params, self.clock.now_unix(), nonce);
+        let wire = sign::encode_params(&all);
+        let req = match self.http_method {
+            HttpMethod::Get => Request { method: "GET", url: format!("{}?{wire}", self.endpoint.url()), headers: vec![], body: vec![] },
+            HttpMethod::Post => Request {
+                method: "POST",
+                url: self.endpoint.url(),
+                headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded".into())],
+                body: wire.into_bytes(),
+            },
+        };
+        let (status, body) = self.transport.send(req).await?;
+        parse_response(status, &body)
+    }
+
+    fn load_ledger(&self) -> Ledger {
+        let l: Ledger = std::fs::read(&self.ledger_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        l.current(self.clock.now_unix())
+    }
+
+    fn record(&self, job: &Job) {
+        let _g = self.ledger.lock().expect("ledger");
+        let mut l = self.load_ledger();
+        *l.used.entry(QuotaBook::key(job.kind, job.area)).or_default() += job.cost();
+        if let Some(dir) = self.ledger_path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = crate::state::write_atomic(&self.ledger_path, &serde_json::to_vec_pretty(&l).expect("ledger serialises")) {
+            tracing::warn!("could not update the v2 quota ledger: {e}");
+        }
+    }
+}
+
+impl CdnApi for V2Client {
+    fn action(&self, kind: JobKind, area: Area) -> &'static str {
+        action(kind, area, self.overseas)
+    }
+
+    async fn submit(&self, job: &Job) -> Result<Accepted, Failure> {
+        let data = self.call(action(job.kind, job.area, self.overseas), job_params(job, self.overseas)).await?;
+        let task_id = match &data {
+            Value::Array(items) => items.first().and_then(|i| i.get("task_id")).map(|t| match t {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+            _ => None,
+        };
+        self.record(job);
+        Ok(Accepted { task_id })
+    }
+
+    async fn quota(&self) -> Result<Option<QuotaBook>, Failure> {
+        let _g = self.ledger.lock().expect("ledger");
+        Ok(Some(self.load_ledger().quota(self.overseas, self.clock.now_unix())))
+    }
+
+    async fn task_state(&self, _job: &Job) -> Result<Option<TaskState>, Failure> {
+        Ok(None)
+    }
+
+    async fn find_task(&self, _job: &Job, _since_unix: i64) -> Result<Option<String>, Failure> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_per_setting() {
+        use JobKind::*;
+        let o = V2Overseas::Overall;
+        let d = V2Overseas::Dedicated;
+        assert_eq!(action(PurgeUrls, Area::Overseas, o), "FlushOrPushOverall");
+        assert_eq!(action(PurgeUrls, Area::Overseas, d), "RefreshCdnOverSeaUrl");
+        assert_eq!(action(PrefetchUrls, Area::Overseas, d), "CdnOverseaPushser");
+        assert_eq!(action(PrefetchUrls, Area::Mainland, d), "FlushOrPushOverall");
+        assert_eq!(action(PurgePaths, Area::Overseas, d), "FlushOrPushOverall");
+    }
+
+    #[test]
+    fn responses() {
+        assert_eq!(parse_response(200, br#"{"code":0,"message":"","codeDesc":"Success","data":{"count":2}}"#).unwrap()["count"], 2);
+        let e = parse_response(200, r#"{"code":4000,"message":"(9110)没有这个域名的信息 cdn no such host","codeDesc":"9110"}"#.as_bytes())
+            .unwrap_err();
+        match e {
+            Failure::Api(a) => assert_eq!((a.code.as_str(), a.code_desc.as_deref()), ("4000", Some("9110"))),
+            other => panic!("{other:?}"),
+        }
+        let e = parse_response(200, br#"{"code":4400,"message":"too often","codeDesc":4400}"#).unwrap_err();
+        assert_eq!(e.class(), super::super::Class::Throttled);
+        assert!(matches!(parse_response(200, b"oops"), Err(Failure::Decode { .. })));
+    }
+
+    #[test]
+    fn ledger_resets_at_cst_midnight() {
+        let before = 1_704_124_799; // 2024-01-01 23:59:59 CST
+        let mut l = Ledger::default().current(before);
+        l.used.insert("purge_urls/mainland".into(), 9_999);
+        assert_eq!(l.quota(V2Overseas::Overall, before).get(JobKind::PurgeUrls, Area::Mainland).unwrap().available, 1);
+        let l = l.current(before + 1);
+        assert_eq!(l.quota(V2Overseas::Overall, before + 1).get(JobKind::PurgeUrls, Area::Mainland).unwrap().available, 10_000);
+    }
+}

@@ -1,0 +1,247 @@
+//! API 3.0 (`cdn.tencentcloudapi.com`, version 2018-06-06): request bodies, the `{"Response": …}`
+//! envelope, and a [`CdnApi`] client over [`Transport`].
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::http::{Request, Transport};
+use super::sign::tc3;
+use super::{Accepted, ApiError, CdnApi, Failure, TaskState};
+use crate::clock::{self, Clock};
+use crate::config::credentials::Credentials;
+use crate::config::Endpoint;
+use crate::model::{Area, Job, JobKind, QuotaBook, QuotaEntry};
+
+pub const VERSION: &str = "2018-06-06";
+pub const SERVICE: &str = "cdn";
+pub const CONTENT_TYPE: &str = "application/json";
+
+/// The action that carries a job.
+pub fn action(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::PurgeUrls => "PurgeUrlsCache",
+        JobKind::PurgePaths => "PurgePathCache",
+        JobKind::PrefetchUrls => "PushUrlsCache",
+    }
+}
+
+/// The JSON body of a job's request. URLs are sent exactly as browsers request them
+/// (already percent-encoded), so `UrlEncode` is left unset.
+pub fn job_body(job: &Job) -> Value {
+    match job.kind {
+        JobKind::PurgeUrls => json!({"Urls": job.urls, "Area": job.area.as_str()}),
+        JobKind::PurgePaths => json!({"Paths": job.urls, "FlushType": "flush", "Area": job.area.as_str()}),
+        JobKind::PrefetchUrls => json!({"Urls": job.urls, "Area": job.area.as_str()}),
+    }
+}
+
+/// Unwrap `{"Response": {...}}`: the inner object, or the API's error.
+pub fn parse_envelope(status: u16, body: &[u8]) -> Result<Value, Failure> {
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) if status == 200 => return Err(Failure::Decode { message: e.to_string() }),
+        Err(_) => return Err(Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() }),
+    };
+    let Some(resp) = v.get("Response").cloned() else {
+        return Err(if status == 200 {
+            Failure::Decode { message: "no Response object".into() }
+        } else {
+            Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() }
+        });
+    };
+    let request_id = resp.get("RequestId").and_then(Value::as_str).map(str::to_string);
+    if let Some(err) = resp.get("Error") {
+        return Err(Failure::Api(ApiError {
+            code: err.get("Code").and_then(Value::as_str).unwrap_or("Unknown").to_string(),
+            message: err.get("Message").and_then(Value::as_str).unwrap_or("").to_string(),
+            request_id,
+            code_desc: None,
+        }));
+    }
+    if status != 200 {
+        return Err(Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() });
+    }
+    Ok(resp)
+}
+
+/// Read `UrlPurge` / `PathPurge` / `UrlPush` lists into a quota book.
+pub fn parse_quota(book: &mut QuotaBook, kind: JobKind, list: Option<&Value>) {
+    for e in list.and_then(Value::as_array).into_iter().flatten() {
+        let Some(area) = e.get("Area").and_then(Value::as_str).and_then(Area::parse) else { continue };
+        let n = |k: &str| e.get(k).and_then(Value::as_i64).unwrap_or(0).max(0) as u64;
+        book.set(kind, area, QuotaEntry { batch: n("Batch"), total: n("Total"), available: n("Available") });
+    }
+}
+
+/// An API 3.0 client.
+pub struct V3Client {
+    pub transport: Transport,
+    pub endpoint: Endpoint,
+    pub credentials: Credentials,
+    pub region: Option<String>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl V3Client {
+    /// Sign and send one action; returns the `Response` object.
+    pub async fn call(&self, action: &str, body: &Value) -> Result<Value, Failure> {
+        let payload = serde_json::to_vec(body).expect("JSON serialises");
+        let ts = self.clock.now_unix();
+        let auth = tc3::sign(
+            &tc3::Tc3Request { method: "POST", query: "", content_type: CONTENT_TYPE, host: &self.endpoint.host, payload: &payload },
+            &self.credentials.secret_id,
+            self.credentials.secret_key.expose(),
+            ts,
+            SERVICE,
+        );
+        let mut headers = vec![
+            ("Content-Type".to_string(), CONTENT_TYPE.to_string()),
+            ("Host".to_string(), self.endpoint.host.clone()),
+            ("X-TC-Action".to_string(), action.to_string()),
+            ("X-TC-Version".to_string(), VERSION.to_string()),
+            ("X-TC-Timestamp".to_string(), ts.to_string()),
+            ("Authorization".to_string(), auth),
+        ];
+        if let Some(r) = &self.region {
+            headers.push(("X-TC-Region".into(), r.clone()));
+        }
+        if let Some(t) = &self.credentials.token {
+            headers.push(("X-TC-Token".into(), t.expose().to_string()));
+        }
+        let (status, bytes) = self.transport.send(Request { method: "POST", url: self.endpoint.url(), headers, body: payload }).await?;
+        parse_envelope(status, &bytes)
+    }
+
+    async fn purge_logs(&self, job: &Job, query: Value) -> Result<Vec<Value>, Failure> {
+        let (action, list) = match job.kind {
+            JobKind::PrefetchUrls => ("DescribePushTasks", "PushLogs"),
+            _ => ("DescribePurgeTasks", "PurgeLogs"),
+        };
+        let resp = self.call(action, &query).await?;
+        Ok(resp.get(list).and_then(Value::as_array).cloned().unwrap_or_default())
+    }
+}
+
+fn purge_type(kind: JobKind) -> &'static str {
+    if kind == JobKind::PurgePaths {
+        "path"
+    } else {
+        "url"
+    }
+}
+
+impl CdnApi for V3Client {
+    fn action(&self, kind: JobKind, _area: Area) -> &'static str {
+        action(kind)
+    }
+
+    async fn submit(&self, job: &Job) -> Result<Accepted, Failure> {
+        let resp = self.call(action(job.kind), &job_body(job)).await?;
+        Ok(Accepted { task_id: resp.get("TaskId").and_then(Value::as_str).map(str::to_string) })
+    }
+
+    async fn quota(&self) -> Result<Option<QuotaBook>, Failure> {
+        let mut book = QuotaBook::documented_v3();
+        let purge = self.call("DescribePurgeQuota", &json!({})).await?;
+        parse_quota(&mut book, JobKind::PurgeUrls, purge.get("UrlPurge"));
+        parse_quota(&mut book, JobKind::PurgePaths, purge.get("PathPurge"));
+        let push = self.call("DescribePushQuota", &json!({})).await?;
+        parse_quota(&mut book, JobKind::PrefetchUrls, push.get("UrlPush"));
+        book.read_unix = Some(self.clock.now_unix());
+        Ok(Some(book))
+    }
+
+    async fn task_state(&self, job: &Job) -> Result<Option<TaskState>, Failure> {
+        let Some(task) = &job.task_id else { return Ok(None) };
+        let mut q = json!({"TaskId": task, "Limit": 1000});
+        if job.kind != JobKind::PrefetchUrls {
+            q["PurgeType"] = json!(purge_type(job.kind));
+        }
+        let logs = self.purge_logs(job, q).await?;
+        if logs.is_empty() {
+            return Ok(Some(TaskState::Processing));
+        }
+        let states: Vec<&str> = logs.iter().filter_map(|l| l.get("Status").and_then(Value::as_str)).collect();
+        Ok(Some(if states.iter().any(|s| *s == "fail" || *s == "invalid") {
+            TaskState::Failed
+        } else if states.iter().all(|s| *s == "done") {
+            TaskState::Done
+        } else {
+            TaskState::Processing
+        }))
+    }
+
+    async fn find_task(&self, job: &Job, since_unix: i64) -> Result<Option<String>, Failure> {
+        let Some(first) = job.urls.first() else { return Ok(None) };
+        let now = self.clock.now_unix();
+        let mut q = json!({
+            "StartTime": clock::datetime(since_unix - 60, clock::CST_OFFSET_SECS),
+            "EndTime": clock::datetime(now + 60, clock::CST_OFFSET_SECS),
+            "Keyword": first,
+            "Limit": 1000,
+        });
+        if job.kind != JobKind::PrefetchUrls {
+            q["PurgeType"] = json!(purge_type(job.kind));
+        }
+        let logs = self.purge_logs(job, q).await?;
+        // A candidate task must carry this URL; confirm it carries every URL of the job.
+        let mut candidates: Vec<String> = logs
+            .iter()
+            .filter(|l| l.get("Url").and_then(Value::as_str) == Some(first.as_str()))
+            .filter_map(|l| l.get("TaskId").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        candidates.dedup();
+        for task in candidates {
+            let mut q = json!({"TaskId": task, "Limit": 1000});
+            if job.kind != JobKind::PrefetchUrls {
+                q["PurgeType"] = json!(purge_type(job.kind));
+            }
+            let logs = self.purge_logs(job, q).await?;
+            let urls: std::collections::HashSet<&str> = logs.iter().filter_map(|l| l.get("Url").and_then(Value::as_str)).collect();
+            if job.urls.iter().all(|u| urls.contains(u.as_str())) {
+                return Ok(Some(task));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope() {
+        let ok = parse_envelope(200, br#"{"Response": {"TaskId": "t1", "RequestId": "r"}}"#).unwrap();
+        assert_eq!(ok["TaskId"], "t1");
+        let err = parse_envelope(
+            200,
+            br#"{"Response": {"Error": {"Code": "ResourceNotFound.CdnHostNotExists", "Message": "no host"}, "RequestId": "r9"}}"#,
+        )
+        .unwrap_err();
+        match &err {
+            Failure::Api(e) => assert_eq!((e.code.as_str(), e.request_id.as_deref()), ("ResourceNotFound.CdnHostNotExists", Some("r9"))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(err.class(), super::super::Class::Permanent);
+        assert!(matches!(parse_envelope(200, b"<html>"), Err(Failure::Decode { .. })));
+        assert!(matches!(parse_envelope(502, b"<html>"), Err(Failure::Http { status: 502, .. })));
+    }
+
+    #[test]
+    fn quota_parse() {
+        let resp: Value = serde_json::from_str(
+            r#"{"UrlPurge": [{"Batch": 1000, "Total": 10000, "Available": 9990, "Area": "mainland"},
+                             {"Batch": 1000, "Total": 10000, "Available": 10000, "Area": "overseas"}],
+                "PathPurge": [{"Batch": 500, "Total": 100, "Available": 0, "Area": "mainland"}]}"#,
+        )
+        .unwrap();
+        let mut b = QuotaBook::default();
+        parse_quota(&mut b, JobKind::PurgeUrls, resp.get("UrlPurge"));
+        parse_quota(&mut b, JobKind::PurgePaths, resp.get("PathPurge"));
+        assert_eq!(b.get(JobKind::PurgeUrls, Area::Mainland).unwrap().available, 9990);
+        assert_eq!(b.get(JobKind::PurgePaths, Area::Mainland).unwrap().available, 0);
+        assert!(b.get(JobKind::PurgePaths, Area::Overseas).is_none());
+    }
+}

@@ -1,0 +1,290 @@
+//! The command line (SPEC §1): clap arguments -> library calls -> exit code.
+
+mod init;
+pub mod render;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::config::credentials::{self, Credentials, Sources};
+use crate::error::{Error, Result};
+use crate::model::{Area, JobKind};
+use crate::{clock, config, Engine, SyncOptions};
+
+const EXAMPLES: &str = "\
+Examples:
+  cdnsync init public              write cdnsync.toml for the folder `public`
+  cdnsync plan                     what the next sync would purge (no network)
+  cdnsync sync --wait              purge what changed, wait for the CDN to finish
+  cdnsync sync --json | jq .jobs   machine-readable report
+  cdnsync purge /docs/index.html   purge one file's URLs on every domain
+  cdnsync purge --dir blog         purge a directory
+  cdnsync status                   owed jobs and last deploy
+
+Credentials come from TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_TOKEN),
+a credentials_file, or tccli's / the SDKs' profile — never from the command line.
+
+Exit codes: 0 done, 1 runtime failure (work stays owed), 2 usage or config error,
+3 refused by the API, 4 deferred by daily quota, 5 state directory locked.";
+
+/// Keeps a Tencent Cloud CDN cache in step with a static site: purges exactly what changed.
+#[derive(Debug, Parser)]
+#[command(name = "cdnsync", version, about, after_help = EXAMPLES)]
+pub struct Args {
+    /// Config file [default: ./cdnsync.toml]
+    #[arg(short = 'c', long = "config", env = "CDNSYNC_CONFIG", global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON document on stdout (human text goes to stderr)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More detail (-vv for debug logs)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Seconds to wait for another cdnsync holding the state directory
+    #[arg(long, global = true, default_value_t = 60, value_name = "SECS")]
+    pub lock_timeout: u64,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AreaArg {
+    Mainland,
+    Overseas,
+}
+
+impl From<AreaArg> for Area {
+    fn from(a: AreaArg) -> Area {
+        match a {
+            AreaArg::Mainland => Area::Mainland,
+            AreaArg::Overseas => Area::Overseas,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented cdnsync.toml for PUBLISH_DIR (never overwrites one)
+    Init {
+        /// The folder your site generator writes (detected when omitted)
+        publish_dir: Option<PathBuf>,
+    },
+    /// What the next sync would do; no network, nothing written
+    Plan {
+        /// Rehash every file, ignoring the stat cache
+        #[arg(long)]
+        full: bool,
+        /// Treat every file as changed
+        #[arg(long)]
+        all: bool,
+    },
+    /// One deploy: send owed jobs, scan, diff, submit, record
+    Sync {
+        /// Then poll the API until the submitted tasks finish (default 600 s)
+        #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "600")]
+        wait: Option<u64>,
+        /// Rehash every file, ignoring the stat cache
+        #[arg(long)]
+        full: bool,
+        /// Treat every file as changed (collapses to directory purges)
+        #[arg(long, conflicts_with = "baseline")]
+        all: bool,
+        /// Record the current tree as deployed, submit nothing new
+        #[arg(long)]
+        baseline: bool,
+        /// Resend jobs the API refused in an earlier run (after fixing the cause)
+        #[arg(long)]
+        retry_failed: bool,
+    },
+    /// Sync on every settled burst of changes, until SIGINT/SIGTERM
+    Watch {
+        /// Poll instead of OS events (network filesystems), every MS milliseconds (default 2000)
+        #[arg(long, value_name = "MS", num_args = 0..=1, require_equals = true, default_missing_value = "2000")]
+        poll: Option<u64>,
+    },
+    /// Purge now: full URLs, or publish-dir paths mapped through the domain rules
+    Purge {
+        #[arg(required = true, value_name = "URL|PATH")]
+        targets: Vec<String>,
+        /// Directory purge (PurgePathCache / type=dir)
+        #[arg(long)]
+        dir: bool,
+        /// Only this area [default: each domain's areas]
+        #[arg(long, value_enum)]
+        area: Option<AreaArg>,
+    },
+    /// Prefetch now (same address forms as purge)
+    Prefetch {
+        #[arg(required = true, value_name = "URL|PATH")]
+        targets: Vec<String>,
+        /// Only this area [default: each domain's areas]
+        #[arg(long, value_enum)]
+        area: Option<AreaArg>,
+    },
+    /// Tracked files, last deploy, owed jobs (pending / deferred / failed)
+    Status {
+        /// Also ask the API how the owed jobs' tasks are doing
+        #[arg(long)]
+        tasks: bool,
+    },
+    /// Remaining daily quotas per area (API 3.0 asks the API; v2 keeps a ledger)
+    Quota,
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+fn init_logging(args: &Args) {
+    let level = if args.quiet {
+        "error"
+    } else {
+        match args.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CDNSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("cdnsync={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+fn config_path(args: &Args) -> PathBuf {
+    args.config.clone().unwrap_or_else(|| PathBuf::from("cdnsync.toml"))
+}
+
+fn credential_sources() -> (impl Fn(&str) -> Option<String>, Option<PathBuf>) {
+    (|k: &str| std::env::var(k).ok(), std::env::var_os("HOME").map(PathBuf::from))
+}
+
+fn resolve_credentials(cfg: &config::Config) -> Result<Credentials> {
+    let (env, home) = credential_sources();
+    credentials::resolve(&Sources { env: &env, home }, cfg.credentials_file.as_deref())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Network(format!("cannot start the async runtime: {e}")))
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(args: Args) -> u8 {
+    init_logging(&args);
+    match run_inner(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            if args.json {
+                render::json_error(&e);
+            }
+            eprintln!("cdnsync: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn engine(args: &Args, cfg: config::Config, creds: Credentials) -> Result<Engine<crate::AnyApi>> {
+    let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
+    let api = crate::api_for(&cfg, creds, clock.clone())?;
+    let mut e = Engine::new(cfg, api, clock);
+    e.lock_timeout = Duration::from_secs(args.lock_timeout);
+    Ok(e)
+}
+
+fn run_inner(args: &Args) -> Result<u8> {
+    let out = render::Output { json: args.json, quiet: args.quiet, verbose: args.verbose };
+    match &args.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Args::command(), "cdnsync", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Init { publish_dir } => init::run(&config_path(args), publish_dir.as_deref(), &out),
+        Command::Plan { full, all } => {
+            let cfg = config::load(&config_path(args))?;
+            // Planning never uses the network, so it needs no credentials.
+            let e = engine(args, cfg, Credentials::new("", "", None))?;
+            let report = e.plan(&SyncOptions { full: *full, all: *all, ..Default::default() })?;
+            out.report("plan", &report);
+            Ok(0)
+        }
+        Command::Sync { wait, full, all, baseline, retry_failed } => {
+            let cfg = config::load(&config_path(args))?;
+            let creds = resolve_credentials(&cfg)?;
+            let e = engine(args, cfg, creds)?;
+            let opts = SyncOptions {
+                full: *full,
+                all: *all,
+                baseline: *baseline,
+                retry_failed: *retry_failed,
+                wait: wait.map(Duration::from_secs),
+            };
+            let progress = render::Bars::new(!args.json && !args.quiet);
+            let report = runtime()?.block_on(e.sync(&opts, &progress))?;
+            progress.finish();
+            out.report("sync", &report);
+            Ok(report.exit_code())
+        }
+        Command::Watch { .. } => Err(Error::Usage("watch is not available in this build yet".into())),
+        Command::Purge { targets, dir, area } => adhoc(args, &out, JobKind::PurgeUrls, targets, *dir, *area),
+        Command::Prefetch { targets, area } => adhoc(args, &out, JobKind::PrefetchUrls, targets, false, *area),
+        Command::Status { tasks } => {
+            let cfg = config::load(&config_path(args))?;
+            let creds = resolve_credentials(&cfg);
+            let source = match &creds {
+                Ok(c) => format!("{} (SecretId {})", c.source, c.masked_id()),
+                Err(e) => format!("none usable: {e}"),
+            };
+            let needs_api = *tasks;
+            let creds = match creds {
+                Ok(c) => c,
+                Err(e) if needs_api => return Err(e),
+                Err(_) => Credentials::new("", "", None),
+            };
+            let e = engine(args, cfg, creds)?;
+            let mut st = e.status()?;
+            st.credentials = Some(source);
+            if *tasks {
+                st.tasks = runtime()?.block_on(render::task_states(&e));
+            }
+            out.status(&st);
+            Ok(0)
+        }
+        Command::Quota => {
+            let cfg = config::load(&config_path(args))?;
+            let creds = resolve_credentials(&cfg)?;
+            let e = engine(args, cfg, creds)?;
+            let q = runtime()?.block_on(e.quota())?;
+            out.quota(&q);
+            Ok(0)
+        }
+    }
+}
+
+fn adhoc(args: &Args, out: &render::Output, kind: JobKind, targets: &[String], dir: bool, area: Option<AreaArg>) -> Result<u8> {
+    let cfg = config::load(&config_path(args))?;
+    let creds = resolve_credentials(&cfg)?;
+    let e = engine(args, cfg, creds)?;
+    let jobs = e.adhoc_jobs(kind, targets, dir, area.map(Area::from))?;
+    let progress = render::Bars::new(!args.json && !args.quiet);
+    let report = runtime()?.block_on(e.submit_adhoc(jobs, &progress))?;
+    progress.finish();
+    out.report(if kind == JobKind::PrefetchUrls { "prefetch" } else { "purge" }, &report);
+    Ok(report.exit_code())
+}

@@ -1,0 +1,198 @@
+//! Output: human text to stderr, SPEC §6 JSON to stdout. No decisions are made here.
+
+use std::io::IsTerminal;
+
+use serde_json::json;
+
+use crate::api::{CdnApi, TaskState};
+use crate::engine::{Engine, Report, StatusReport};
+use crate::error::Error;
+use crate::model::{Job, QuotaBook};
+use crate::submit::Progress;
+
+/// How to print.
+pub struct Output {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).expect("JSON serialises"));
+}
+
+/// A failed command under `--json` still prints one JSON document.
+pub fn json_error(e: &Error) {
+    print_json(&json!({"error": {"message": e.to_string(), "exit_code": e.exit_code()}}));
+}
+
+const SHOW_URLS: usize = 10;
+
+impl Output {
+    /// The report of `plan`, `sync`, `purge` or `prefetch`.
+    pub fn report(&self, command: &str, r: &Report) {
+        if self.json {
+            print_json(&serde_json::to_value(r).expect("report serialises"));
+        }
+        if self.quiet {
+            for j in r.jobs.iter().filter(|j| j.status == "failed") {
+                eprintln!(
+                    "failed: {} {} {}: {}",
+                    j.action,
+                    j.area,
+                    j.host,
+                    j.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default()
+                );
+            }
+            return;
+        }
+        let mut s = String::new();
+        if command == "plan" || command == "sync" {
+            s += &format!("scanned {} files ({} hashed, {} from the stat cache)\n", r.scan.files, r.scan.hashed, r.scan.reused);
+            let c = &r.changes;
+            s += &format!(
+                "changes: {} added, {} modified, {} removed, {} unchanged\n",
+                c.added.len(),
+                c.modified.len(),
+                c.removed.len(),
+                c.unchanged
+            );
+            if self.verbose > 0 {
+                for (label, list) in [("added", &c.added), ("modified", &c.modified), ("removed", &c.removed)] {
+                    for p in list {
+                        s += &format!("  {label:>8} {p}\n");
+                    }
+                }
+            }
+        }
+        for w in &r.warnings {
+            s += &format!("warning: {w}\n");
+        }
+        for n in &r.notes {
+            s += &format!("note: {n}\n");
+        }
+        if r.jobs.is_empty() {
+            s += "nothing to send\n";
+        }
+        for j in &r.jobs {
+            let task = j.task_id.as_ref().map(|t| format!(" (task {t})")).unwrap_or_default();
+            s += &format!("{} {} {} {}: {} URL(s), {}{}\n", j.action, j.kind, j.area, j.host, j.urls.len(), j.status, task);
+            if let Some(e) = &j.error {
+                s += &format!("  {}: {}\n", e.code, e.message);
+            }
+            let limit = if self.verbose > 0 { usize::MAX } else { SHOW_URLS };
+            for u in j.urls.iter().take(limit) {
+                s += &format!("  {u}\n");
+            }
+            if j.urls.len() > limit {
+                s += &format!("  … and {} more (-v lists them all)\n", j.urls.len() - limit);
+            }
+        }
+        if command == "plan" {
+            let used: Vec<String> = r
+                .quota_after
+                .iter()
+                .filter(|(k, v)| r.quota_before.get(*k) != Some(v))
+                .map(|(k, v)| format!("{k}: {} -> {v}", r.quota_before[k]))
+                .collect();
+            if !used.is_empty() {
+                s += &format!("quota (last known): {}\n", used.join(", "));
+            }
+        }
+        let o = &r.outbox;
+        s += &format!("owed: {} pending, {} deferred, {} failed\n", o.pending, o.deferred, o.failed);
+        if r.tasks_finished == Some(false) {
+            s += "some tasks had not finished (or failed) when --wait gave up\n";
+        }
+        eprint!("{s}");
+    }
+
+    pub fn status(&self, st: &StatusReport) {
+        if self.json {
+            print_json(&serde_json::to_value(st).expect("status serialises"));
+            return;
+        }
+        let mut s = format!("state: {}\n", st.state_dir);
+        match st.tracked_files {
+            Some(n) => s += &format!("tracked files: {n}\n"),
+            None => s += "tracked files: none yet (no sync has run)\n",
+        }
+        if let Some(t) = st.last_deploy_unix {
+            s += &format!("last deploy: {} UTC+8\n", crate::clock::datetime(t, crate::clock::CST_OFFSET_SECS));
+        }
+        if let Some(c) = &st.credentials {
+            s += &format!("credentials: {c}\n");
+        }
+        let o = &st.outbox;
+        s += &format!("owed: {} pending, {} deferred, {} failed\n", o.pending, o.deferred, o.failed);
+        for j in &st.jobs {
+            s += &format!("  {} {} {} {} {}: {} URL(s)", j.id, j.status, j.action, j.area, j.host, j.urls.len());
+            if let Some(e) = &j.error {
+                s += &format!(" — {}: {}", e.code, e.message);
+            }
+            s.push('\n');
+        }
+        for t in &st.tasks {
+            s += &format!("  task {}\n", t);
+        }
+        eprint!("{s}");
+    }
+
+    pub fn quota(&self, q: &QuotaBook) {
+        if self.json {
+            print_json(&serde_json::to_value(q).expect("quota serialises"));
+            return;
+        }
+        let mut s = String::new();
+        for (k, e) in &q.entries {
+            s += &format!("{k:<24} {:>6} of {:>6} left today (at most {} per request)\n", e.available, e.total, e.batch);
+        }
+        s += "daily quotas reset at 00:00 China Standard Time (UTC+8)\n";
+        eprint!("{s}");
+    }
+}
+
+/// States of the recently accepted tasks (`status --tasks`).
+pub async fn task_states<A: CdnApi>(e: &Engine<A>) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for j in e.recent_accepted() {
+        let state = match e.api.task_state(&j).await {
+            Ok(Some(TaskState::Done)) => "done".to_string(),
+            Ok(Some(TaskState::Processing)) => "process".to_string(),
+            Ok(Some(TaskState::Failed)) => "fail".to_string(),
+            Ok(None) => "unknown (this API cannot be asked)".to_string(),
+            Err(f) => format!("could not ask: {f}"),
+        };
+        out.push(
+            json!({"id": j.id, "kind": j.kind, "area": j.area, "host": j.host, "task_id": j.task_id, "urls": j.urls.len(), "state": state}),
+        );
+    }
+    out
+}
+
+/// Progress on stderr while submitting, only on a terminal.
+pub struct Bars {
+    on: bool,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl Bars {
+    pub fn new(wanted: bool) -> Self {
+        Bars { on: wanted && std::io::stderr().is_terminal(), done: Default::default() }
+    }
+
+    pub fn finish(&self) {
+        if self.on && self.done.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            eprintln!();
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn job_done(&self, job: &Job) {
+        if self.on {
+            let n = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            eprint!("\rsubmitted {n} job(s), last: {} {} {}   ", job.kind, job.area, job.status.as_str());
+        }
+    }
+}

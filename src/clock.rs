@@ -1,0 +1,186 @@
+//! Time, behind a seam: the only place that reads the system clock or sleeps.
+//!
+//! Everything that decides by time (rate limits, backoff, quota resets, settle windows) takes a
+//! `now` value or a [`Clock`], so tests run on a [`ManualClock`] without sleeping.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A boxed future returned by [`Clock::sleep`].
+pub type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Wall-clock time and sleeping.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+    /// Wait for `d` (a manual clock just moves forward).
+    fn sleep(&self, d: Duration) -> SleepFuture;
+
+    /// Seconds since the Unix epoch.
+    fn now_unix(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+}
+
+/// The real clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the one allowed reader of the system clock
+    fn now_ms(&self) -> i64 {
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        d.as_millis() as i64
+    }
+
+    fn sleep(&self, d: Duration) -> SleepFuture {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+/// A clock that only moves when told to, or when something sleeps on it.
+#[derive(Clone, Debug)]
+pub struct ManualClock {
+    now: Arc<AtomicI64>,
+}
+
+impl ManualClock {
+    pub fn new(start_ms: i64) -> Self {
+        ManualClock { now: Arc::new(AtomicI64::new(start_ms)) }
+    }
+
+    pub fn advance(&self, d: Duration) {
+        self.now.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
+    }
+
+    pub fn set_ms(&self, ms: i64) {
+        self.now.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.now.load(Ordering::SeqCst)
+    }
+
+    fn sleep(&self, d: Duration) -> SleepFuture {
+        self.advance(d);
+        Box::pin(async {})
+    }
+}
+
+/// Offset of China Standard Time from UTC, in seconds: Tencent's daily quotas reset at 00:00 CST.
+pub const CST_OFFSET_SECS: i64 = 8 * 3600;
+
+/// The next 00:00 China Standard Time strictly after `unix` (Unix seconds).
+pub fn next_quota_reset(unix: i64) -> i64 {
+    let local = unix + CST_OFFSET_SECS;
+    let day_start = local.div_euclid(86_400) * 86_400;
+    day_start + 86_400 - CST_OFFSET_SECS
+}
+
+/// The quota day (days since epoch in CST) that `unix` falls in.
+pub fn quota_day(unix: i64) -> i64 {
+    (unix + CST_OFFSET_SECS).div_euclid(86_400)
+}
+
+/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `YYYY-MM-DD` of a Unix time in UTC (the TC3 credential scope date).
+pub fn utc_date(unix: i64) -> String {
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `YYYY-MM-DD hh:mm:ss` of a Unix time shifted by `offset_secs` (Tencent's task times are CST).
+pub fn datetime(unix: i64, offset_secs: i64) -> String {
+    let t = unix + offset_secs;
+    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+    let s = t.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+}
+
+/// Parse `YYYY-MM-DD hh:mm:ss` in a zone `offset_secs` east of UTC back to Unix seconds.
+pub fn parse_datetime(s: &str, offset_secs: i64) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let days = days_from_civil(y, mo as u32, d as u32);
+    Some(days * 86_400 + h * 3600 + mi * 60 + se - offset_secs)
+}
+
+/// Days since 1970-01-01 of a civil date.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        for (unix, want) in [
+            (0, "1970-01-01"),
+            (1_700_000_000, "2023-11-14"),
+            (1_704_124_800, "2024-01-01"),
+            (1_735_689_599, "2024-12-31"),
+            (951_782_400, "2000-02-29"),
+        ] {
+            assert_eq!(utc_date(unix), want, "unix {unix}");
+        }
+    }
+
+    #[test]
+    fn quota_resets_at_cst_midnight() {
+        // 2024-01-01T16:00:00Z is 2024-01-02 00:00 in Beijing.
+        assert_eq!(next_quota_reset(1_704_124_799), 1_704_124_800);
+        assert_eq!(next_quota_reset(1_704_124_800), 1_704_124_800 + 86_400);
+        assert_eq!(quota_day(1_704_124_799) + 1, quota_day(1_704_124_800));
+    }
+
+    #[test]
+    fn datetime_round_trips() {
+        for unix in [0, 1_700_000_000, 1_704_124_800, 1_735_689_599] {
+            let s = datetime(unix, CST_OFFSET_SECS);
+            assert_eq!(parse_datetime(&s, CST_OFFSET_SECS), Some(unix), "{s}");
+        }
+        assert_eq!(datetime(1_704_124_800, CST_OFFSET_SECS), "2024-01-02 00:00:00");
+        assert_eq!(parse_datetime("2024-13-01 00:00:00", 0), None);
+    }
+
+    #[test]
+    fn manual_clock_moves_on_sleep() {
+        let c = ManualClock::new(1000);
+        let _ = c.sleep(Duration::from_millis(250));
+        assert_eq!(c.now_ms(), 1250);
+    }
+}

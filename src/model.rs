@@ -1,0 +1,271 @@
+//! Shared vocabulary of cdnsync: files, snapshots, change sets, areas, jobs and quotas.
+//!
+//! Nothing here does I/O; every other module speaks in these types.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A BLAKE3 content hash of one file.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl ContentHash {
+    /// Hash a byte slice (tests and small inputs).
+    pub fn of(bytes: &[u8]) -> Self {
+        ContentHash(*blake3::hash(bytes).as_bytes())
+    }
+
+    /// Lower-case hex, 64 characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parse 64 hex characters.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(ContentHash(out))
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", &self.to_hex()[..12])
+    }
+}
+
+/// What cdnsync remembers of one file: enough to skip rehashing an unchanged file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMeta {
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    pub hash: ContentHash,
+}
+
+/// The tracked tree: publish-dir relative paths (always `/`-separated) to their metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub files: BTreeMap<String, FileMeta>,
+}
+
+impl Snapshot {
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// What changed between two snapshots. Paths are sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ChangeSet {
+    pub added: Vec<String>,
+    pub modified: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: usize,
+}
+
+impl ChangeSet {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.modified.is_empty() && self.removed.is_empty()
+    }
+
+    pub fn changed_count(&self) -> usize {
+        self.added.len() + self.modified.len() + self.removed.len()
+    }
+}
+
+/// Where a domain is accelerated, and so where its cache is purged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Area {
+    Mainland,
+    Overseas,
+}
+
+impl Area {
+    pub const ALL: [Area; 2] = [Area::Mainland, Area::Overseas];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Mainland => "mainland",
+            Area::Overseas => "overseas",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Area> {
+        match s {
+            "mainland" => Some(Area::Mainland),
+            "overseas" => Some(Area::Overseas),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Area {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The three kinds of work cdnsync sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Purge individual URLs (PurgeUrlsCache / FlushOrPushOverall type=url).
+    PurgeUrls,
+    /// Purge directories (PurgePathCache / FlushOrPushOverall type=dir).
+    PurgePaths,
+    /// Prefetch URLs (PushUrlsCache / FlushOrPushOverall command=push).
+    PrefetchUrls,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::PurgeUrls => "purge_urls",
+            JobKind::PurgePaths => "purge_paths",
+            JobKind::PrefetchUrls => "prefetch_urls",
+        }
+    }
+
+    pub fn is_purge(self) -> bool {
+        !matches!(self, JobKind::PrefetchUrls)
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a job stands. SPEC §6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Planned only (`plan`), never written.
+    Planned,
+    /// The API accepted it; it has left the outbox.
+    Accepted,
+    /// Owed, to be sent (or resent after a transient failure).
+    Pending,
+    /// Owed, waiting for the daily quota to reset.
+    Deferred,
+    /// Refused for good by the API; kept in the outbox until the cause is fixed.
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Planned => "planned",
+            JobStatus::Accepted => "accepted",
+            JobStatus::Pending => "pending",
+            JobStatus::Deferred => "deferred",
+            JobStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The API's word on a failed job: its code and message (SPEC §6 `error`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    pub code: String,
+    pub message: String,
+}
+
+/// One unit of work for the API: one request's worth of URLs for one domain, area and kind.
+///
+/// Jobs are what the outbox persists, so every field is plain data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    pub area: Area,
+    /// The CDN domain every URL of this job belongs to.
+    pub host: String,
+    /// Full URLs (`purge_urls`, `prefetch_urls`) or directory URLs ending in `/` (`purge_paths`).
+    pub urls: Vec<String>,
+    pub status: JobStatus,
+    #[serde(default)]
+    pub task_id: Option<String>,
+    #[serde(default)]
+    pub error: Option<JobError>,
+    /// Requests made for this job so far, over all runs.
+    #[serde(default)]
+    pub attempts: u32,
+    /// When the job was planned (Unix seconds).
+    pub created_unix: i64,
+    /// A deferred job is not sent before this time (Unix seconds).
+    #[serde(default)]
+    pub not_before_unix: Option<i64>,
+    /// Set when a request for this job may have reached the API without an answer
+    /// (a timeout after sending): the task is looked up before the job is sent again.
+    #[serde(default)]
+    pub maybe_sent_unix: Option<i64>,
+}
+
+impl Job {
+    /// Number of quota units this job spends (one per URL or directory).
+    pub fn cost(&self) -> u64 {
+        self.urls.len() as u64
+    }
+}
+
+/// Creates job ids: the planning time plus a per-process counter and random suffix,
+/// so ids from concurrent processes and repeated runs never collide.
+pub fn new_job_id(now_unix: i64, seq: usize) -> String {
+    format!("{now_unix}-{seq:04}-{:08x}", fastrand::u32(..))
+}
+
+/// Limits and remaining quota for one (kind, area), as the API reported them or as documented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaEntry {
+    /// Most URLs or paths in one request.
+    pub batch: u64,
+    /// Daily total.
+    pub total: u64,
+    /// What is left today.
+    pub available: u64,
+}
+
+/// The quota picture for every (kind, area), plus when it was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaBook {
+    /// Unix seconds when the API (or the ledger) was last asked; `None` for documented defaults.
+    #[serde(default)]
+    pub read_unix: Option<i64>,
+    /// Keyed by `"{kind}/{area}"`, e.g. `"purge_urls/mainland"`.
+    pub entries: BTreeMap<String, QuotaEntry>,
+}
+
+impl QuotaBook {
+    pub fn key(kind: JobKind, area: Area) -> String {
+        format!("{}/{}", kind.as_str(), area.as_str())
+    }
+
+    pub fn get(&self, kind: JobKind, area: Area) -> Option<QuotaEntry> {
+        self.entries.get(&Self::key(kind, area)).copied()
+    }
+
+    pub fn set(&mut self, kind: JobKind, area: Area, e: QuotaEntry) {
+        self.entries.insert(Self::key(kind, area), e);
+    }
+
+    /// The documented defaults of API 3.0 (`tencent-api.md`), used when nothing better is known.
+    pub fn documented_v3() -> Self {
+        let mut b = QuotaBook::default();
+        for area in Area::ALL {
+            b.set(JobKind::PurgeUrls, area, QuotaEntry { batch: 1000, total: 10_000, available: 10_000 });
+            b.set(JobKind::PurgePaths, area, QuotaEntry { batch: 500, total: 100, available: 100 });
+            b.set(JobKind::PrefetchUrls, area, QuotaEntry { batch: 500, total: 1000, available: 1000 });
+        }
+        b
+    }
+}

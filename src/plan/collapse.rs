@@ -1,0 +1,219 @@
+//! Replace URL purges by directory purges when that saves quota (`[limits] collapse = "auto"`).
+//!
+//! Directory purges are scarce (100 a day per area by default) and URL purges plentiful but
+//! bounded (10,000 a day), so a directory is chosen only when:
+//! - every file the domain serves changed (a whole-site rebuild): one purge of the root; or
+//! - a directory holds at least [`SHARE_MIN_URLS`] owed URLs and at least [`SHARE_RATIO`] of its
+//!   files changed: one directory purge replaces hundreds of URL purges, and purges few unchanged
+//!   files; or
+//! - the URL purges would not fit in today's URL quota: directories are chosen, best ratio of
+//!   changed to total files first, until the rest fits (the root, as a last resort, always does).
+//!
+//! Directory purges are sent with `FlushType = flush`, which makes the CDN revalidate the cached
+//! files under the directory, so the unchanged files it covers cost a conditional request each,
+//! not a full refetch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A directory qualifies for the share rule with at least this many owed URLs under it...
+pub const SHARE_MIN_URLS: u64 = 200;
+/// ...and at least this share of its files changed.
+pub const SHARE_RATIO: f64 = 0.9;
+
+/// What [`collapse`] decided.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Collapsed {
+    /// Directories to purge (publish-dir relative, no trailing slash, "" for the root).
+    pub dirs: Vec<String>,
+    /// Indices (into the `urls` argument) of URLs still purged one by one.
+    pub kept: Vec<usize>,
+}
+
+fn ancestors(dir: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(dir);
+    std::iter::from_fn(move || {
+        let cur = next?;
+        next = if cur.is_empty() { None } else { Some(cur.rfind('/').map_or("", |i| &cur[..i])) };
+        Some(cur)
+    })
+}
+
+fn covers(dir: &str, container: &str) -> bool {
+    dir.is_empty() || container == dir || (container.starts_with(dir) && container.as_bytes().get(dir.len()) == Some(&b'/'))
+}
+
+/// Decide which URLs become directory purges.
+///
+/// - `changed_files`: the files whose URLs are owed; `served_files`: every file the domain serves
+///   (current and just removed), for the share of each directory that changed;
+/// - `urls`: each owed URL's container directory (see [`crate::plan::rules::UrlItem`]);
+/// - `url_budget` / `path_budget`: what today's quotas leave for this domain;
+/// - `everything`: treat the whole site as changed (`sync --all`).
+pub fn collapse<'a>(
+    changed_files: &[&'a str],
+    served_files: impl Iterator<Item = &'a str>,
+    urls: &[&str],
+    url_budget: u64,
+    path_budget: u64,
+    everything: bool,
+) -> Collapsed {
+    let all_kept = || Collapsed { dirs: vec![], kept: (0..urls.len()).collect() };
+    if urls.is_empty() || path_budget == 0 {
+        return all_kept();
+    }
+    let mut total: BTreeMap<&str, u64> = BTreeMap::new();
+    for f in served_files {
+        let dir = f.rfind('/').map_or("", |i| &f[..i]);
+        for a in ancestors(dir) {
+            *total.entry(a).or_default() += 1;
+        }
+    }
+    let changed_set: BTreeSet<&str> = changed_files.iter().copied().collect();
+    if everything {
+        return Collapsed {
+            dirs: vec![String::new()],
+            kept: urls.iter().enumerate().filter(|(_, c)| **c == "\0").map(|(i, _)| i).collect(),
+        };
+    }
+    let mut ch_files: BTreeMap<&str, u64> = BTreeMap::new();
+    for f in &changed_set {
+        let dir = f.rfind('/').map_or("", |i| &f[..i]);
+        for a in ancestors(dir) {
+            *ch_files.entry(a).or_default() += 1;
+        }
+    }
+    let mut ch_urls: BTreeMap<&str, u64> = BTreeMap::new();
+    for c in urls {
+        if *c == "\0" {
+            continue;
+        }
+        for a in ancestors(c) {
+            *ch_urls.entry(a).or_default() += 1;
+        }
+    }
+    let ratio = |d: &str| -> f64 {
+        let t = total.get(d).copied().unwrap_or(0).max(ch_files.get(d).copied().unwrap_or(0)).max(1);
+        ch_files.get(d).copied().unwrap_or(0) as f64 / t as f64
+    };
+    let mut selected: Vec<String> = Vec::new();
+    let select = |selected: &mut Vec<String>, d: &str| {
+        selected.retain(|s| !covers(d, s));
+        selected.push(d.to_string());
+    };
+    let covered = |selected: &[String], c: &str| c != "\0" && selected.iter().any(|d| covers(d, c));
+    // The share rule: topmost directories first, so a qualifying parent wins over its children.
+    let mut share: Vec<&str> = ch_urls.iter().filter(|(d, n)| **n >= SHARE_MIN_URLS && ratio(d) >= SHARE_RATIO).map(|(d, _)| *d).collect();
+    share.sort_by_key(|d| (d.matches('/').count() + usize::from(!d.is_empty()), std::cmp::Reverse(ch_urls[d])));
+    for d in share {
+        if selected.len() as u64 >= path_budget {
+            break;
+        }
+        if !covered(&selected, d) {
+            select(&mut selected, d);
+        }
+    }
+    let remaining = |selected: &[String]| urls.iter().filter(|c| !covered(selected, c)).count() as u64;
+    if remaining(&selected) > url_budget {
+        let mut cands: Vec<&str> = ch_urls.keys().copied().collect();
+        cands.sort_by(|a, b| ratio(b).total_cmp(&ratio(a)).then(ch_urls[b].cmp(&ch_urls[a])));
+        for d in cands {
+            if remaining(&selected) <= url_budget {
+                break;
+            }
+            if covered(&selected, d) {
+                continue;
+            }
+            let freed = selected.iter().filter(|s| covers(d, s)).count() as u64;
+            if selected.len() as u64 - freed + 1 > path_budget {
+                continue;
+            }
+            select(&mut selected, d);
+        }
+        if remaining(&selected) > url_budget {
+            selected = vec![String::new()];
+        }
+    }
+    selected.sort();
+    let kept = urls.iter().enumerate().filter(|(_, c)| !covered(&selected, c)).map(|(i, _)| i).collect();
+    Collapsed { dirs: selected, kept }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(prefix: &str, n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}{i}.html")).collect()
+    }
+
+    fn containers(fs: &[String]) -> Vec<String> {
+        fs.iter().map(|f| f.rfind('/').map_or("", |i| &f[..i]).to_string()).collect()
+    }
+
+    fn run(changed: &[String], served: &[String], url_budget: u64, path_budget: u64, all: bool) -> Collapsed {
+        let ch: Vec<&str> = changed.iter().map(String::as_str).collect();
+        let cont = containers(changed);
+        let urls: Vec<&str> = cont.iter().map(String::as_str).collect();
+        collapse(&ch, served.iter().map(String::as_str), &urls, url_budget, path_budget, all)
+    }
+
+    #[test]
+    fn few_changes_stay_urls() {
+        let served = files("blog/", 1000);
+        let c = run(&served[..3], &served, 10_000, 100, false);
+        assert_eq!(c.dirs, Vec::<String>::new());
+        assert_eq!(c.kept, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn whole_site_is_one_root_purge() {
+        let served: Vec<String> = files("a/", 150).into_iter().chain(files("b/", 150)).collect();
+        let c = run(&served, &served, 10_000, 100, false);
+        assert_eq!((c.dirs, c.kept), (vec![String::new()], vec![]));
+        let c = run(&served[..2], &served, 10_000, 100, true);
+        assert_eq!(c.dirs, vec![String::new()]);
+        // A small site that changed entirely stays URL purges: directory quota is scarcer.
+        let small = files("a/", 20);
+        let c = run(&small, &small, 10_000, 100, false);
+        assert_eq!((c.dirs.len(), c.kept.len()), (0, 20));
+    }
+
+    #[test]
+    fn share_rule_picks_mostly_changed_directory() {
+        let mut served = files("docs/", 300);
+        served.extend(files("blog/", 300));
+        let mut changed = files("docs/", 295);
+        changed.extend(files("blog/", 5));
+        let c = run(&changed, &served, 10_000, 100, false);
+        assert_eq!(c.dirs, vec!["docs".to_string()]);
+        assert_eq!(c.kept.len(), 5, "the blog changes stay URL purges");
+    }
+
+    #[test]
+    fn over_budget_collapses_until_it_fits() {
+        let mut served = files("a/", 100);
+        served.extend(files("b/", 100));
+        served.extend(files("c/", 1000));
+        let mut changed = files("a/", 100);
+        changed.extend(files("b/", 60));
+        changed.extend(files("c/", 10));
+        let c = run(&changed, &served, 80, 100, false);
+        assert_eq!(c.dirs, vec!["a".to_string()], "a is wholly changed, so it goes first");
+        assert_eq!(c.kept.len(), 70);
+        let c = run(&changed, &served, 5, 100, false);
+        assert!(c.kept.len() <= 5, "{c:?}");
+        // No directory quota: nothing collapses (the excess is deferred by the submitter).
+        let c = run(&changed, &served, 5, 0, false);
+        assert_eq!(c.kept.len(), changed.len());
+        // Directory quota of one: the root is the only choice that fits.
+        let c = run(&changed, &served, 5, 1, false);
+        assert_eq!(c.dirs, vec![String::new()]);
+    }
+
+    #[test]
+    fn covers_is_prefix_by_segment() {
+        assert!(covers("", "x"));
+        assert!(covers("a", "a") && covers("a", "a/b"));
+        assert!(!covers("a", "ab") && !covers("a/b", "a"));
+    }
+}

@@ -1,0 +1,369 @@
+//! Planning: PURE. No filesystem, no network, no clock — values in, values out.
+//!
+//! [`diff`] finds what changed, [`rules`] maps paths to URLs, [`collapse`] trades URL purges for
+//! directory purges where that saves quota, and [`make_plan`] cuts everything into jobs no larger
+//! than the API takes in one request.
+
+pub mod collapse;
+pub mod diff;
+pub mod rules;
+pub mod urlenc;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use crate::config::{Collapse, Domain, Limits};
+use crate::model::{new_job_id, Area, ChangeSet, Job, JobKind, JobStatus, QuotaBook, Snapshot};
+use rules::Rules;
+
+/// What the planner needs to know.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanInput<'a> {
+    pub domains: &'a [Domain],
+    pub limits: &'a Limits,
+    pub changes: &'a ChangeSet,
+    /// The current tree (for the share of each directory that changed).
+    pub tree: &'a Snapshot,
+    /// Remaining quotas and batch sizes (from the API, the cache of its last answer, or the docs).
+    pub quota: &'a QuotaBook,
+    /// Jobs already owed (the outbox): their URLs are not planned again, their cost is reserved.
+    pub owed: &'a [Job],
+    /// `sync --all`: every file counts as changed and may collapse to directory purges.
+    pub all: bool,
+    /// Legacy v2 with `v2_overseas = "dedicated"`: overseas prefetch goes through
+    /// CdnOverseaPushser, which takes at most 20 URLs a call.
+    pub overseas_prefetch_batch: Option<u64>,
+    pub now_unix: i64,
+}
+
+/// The jobs of one plan, and the quota they would use.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub jobs: Vec<Job>,
+    /// Quota left before this plan (after owed jobs), keyed like [`QuotaBook`].
+    pub quota_before: BTreeMap<String, u64>,
+    /// What this plan would spend, keyed like [`QuotaBook`].
+    pub quota_used: BTreeMap<String, u64>,
+    /// Decisions worth telling the user (collapses, over-quota warnings).
+    pub notes: Vec<String>,
+}
+
+/// Split `items` into batches of at most `size`.
+pub fn batches<T: Clone>(items: &[T], size: u64) -> Vec<Vec<T>> {
+    items.chunks(size.max(1) as usize).map(<[T]>::to_vec).collect()
+}
+
+/// Plan the jobs for a set of changes.
+pub fn make_plan(input: &PlanInput) -> Plan {
+    let rules = Rules::new(input.domains);
+    let mut plan = Plan::default();
+    let owed_urls: HashSet<(JobKind, Area, &str)> =
+        input.owed.iter().flat_map(|j| j.urls.iter().map(move |u| (j.kind, j.area, u.as_str()))).collect();
+    // What is left of each quota once the owed jobs are sent.
+    let mut left: BTreeMap<String, u64> = BTreeMap::new();
+    for kind in [JobKind::PurgeUrls, JobKind::PurgePaths, JobKind::PrefetchUrls] {
+        for area in Area::ALL {
+            let key = QuotaBook::key(kind, area);
+            let avail = input.quota.get(kind, area).map_or(u64::MAX, |q| q.available);
+            let owed: u64 = input.owed.iter().filter(|j| j.kind == kind && j.area == area).map(Job::cost).sum();
+            left.insert(key, avail.saturating_sub(owed));
+        }
+    }
+    plan.quota_before = left.clone();
+
+    let everything: Vec<String>;
+    let (purge_files, prefetch_files): (Vec<&str>, Vec<&str>) = if input.all {
+        everything = input.tree.files.keys().cloned().collect();
+        let purge = everything.iter().map(String::as_str).chain(input.changes.removed.iter().map(String::as_str)).collect();
+        let pre = everything.iter().map(String::as_str).collect();
+        (purge, pre)
+    } else {
+        let purge = input.changes.modified.iter().chain(&input.changes.removed).map(String::as_str).collect();
+        let mut pre: Vec<&str> = input.changes.added.iter().chain(&input.changes.modified).map(String::as_str).collect();
+        pre.sort_unstable();
+        (purge, pre)
+    };
+
+    let mut seq = 0usize;
+    let mut push_job = |plan: &mut Plan, kind: JobKind, area: Area, host: &str, urls: Vec<String>| {
+        seq += 1;
+        *plan.quota_used.entry(QuotaBook::key(kind, area)).or_default() += urls.len() as u64;
+        plan.jobs.push(Job {
+            id: new_job_id(input.now_unix, seq),
+            kind,
+            area,
+            host: host.to_string(),
+            urls,
+            status: JobStatus::Planned,
+            task_id: None,
+            error: None,
+            attempts: 0,
+            created_unix: input.now_unix,
+            not_before_unix: None,
+            maybe_sent_unix: None,
+        });
+    };
+
+    let mut prefetch_jobs: Vec<(JobKind, Area, String, Vec<String>)> = Vec::new();
+    for (d, dom) in input.domains.iter().enumerate() {
+        // Files whose URLs this domain owes a purge.
+        let mut files: Vec<&str> = purge_files.iter().copied().filter(|p| rules.serves(d, p)).collect();
+        if dom.purge_added && !input.all {
+            files.extend(input.changes.added.iter().map(String::as_str).filter(|p| rules.serves(d, p)));
+        }
+        files.sort_unstable();
+        files.dedup();
+        let mut items: Vec<rules::UrlItem> = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for f in &files {
+            for it in rules.urls(d, f) {
+                if seen.insert(it.url.clone()) {
+                    items.push(it);
+                }
+            }
+        }
+        for area in &dom.areas {
+            let area = *area;
+            let area_items: Vec<&rules::UrlItem> =
+                items.iter().filter(|it| !owed_urls.contains(&(JobKind::PurgeUrls, area, it.url.as_str()))).collect();
+            let url_key = QuotaBook::key(JobKind::PurgeUrls, area);
+            let path_key = QuotaBook::key(JobKind::PurgePaths, area);
+            let (dirs, kept): (Vec<String>, Vec<usize>) = if input.limits.collapse == Collapse::Auto && !area_items.is_empty() {
+                let containers: Vec<&str> = area_items.iter().map(|it| it.container.as_str()).collect();
+                let served = input
+                    .tree
+                    .files
+                    .keys()
+                    .map(String::as_str)
+                    .chain(input.changes.removed.iter().map(String::as_str))
+                    .filter(|p| rules.serves(d, p));
+                let c = collapse::collapse(&files, served, &containers, left[&url_key], left[&path_key], input.all);
+                (c.dirs, c.kept)
+            } else {
+                (Vec::new(), (0..area_items.len()).collect())
+            };
+            if !dirs.is_empty() {
+                let dir_urls: Vec<String> = dirs
+                    .iter()
+                    .map(|dir| rules.dir_url(d, dir))
+                    .filter(|u| !owed_urls.contains(&(JobKind::PurgePaths, area, u.as_str())))
+                    .collect();
+                plan.notes.push(format!(
+                    "{} {area}: {} URL purges replaced by {} directory purge(s): {}",
+                    dom.host,
+                    area_items.len() - kept.len(),
+                    dir_urls.len(),
+                    dir_urls.join(", ")
+                ));
+                *left.get_mut(&path_key).expect("key") = left[&path_key].saturating_sub(dir_urls.len() as u64);
+                let size = batch_size(input, JobKind::PurgePaths, area);
+                for b in batches(&dir_urls, size) {
+                    push_job(&mut plan, JobKind::PurgePaths, area, &dom.host, b);
+                }
+            }
+            let urls: Vec<String> = kept.iter().map(|&i| area_items[i].url.clone()).collect();
+            if urls.len() as u64 > left[&url_key] {
+                plan.notes.push(format!(
+                    "{} {area}: {} URL purges exceed today's remaining quota ({}); the excess will be deferred",
+                    dom.host,
+                    urls.len(),
+                    left[&url_key]
+                ));
+            }
+            *left.get_mut(&url_key).expect("key") = left[&url_key].saturating_sub(urls.len() as u64);
+            let size = batch_size(input, JobKind::PurgeUrls, area);
+            for b in batches(&urls, size) {
+                push_job(&mut plan, JobKind::PurgeUrls, area, &dom.host, b);
+            }
+        }
+        // Prefetch: changed or added files matching `prefetch`, under every URL they are served at.
+        let mut pre_urls: Vec<String> = Vec::new();
+        let mut pre_seen = BTreeSet::new();
+        for f in prefetch_files.iter().filter(|p| rules.serves(d, p) && rules.prefetches(d, p)) {
+            for it in rules.urls(d, f) {
+                if pre_seen.insert(it.url.clone()) {
+                    pre_urls.push(it.url);
+                }
+            }
+        }
+        for area in &dom.areas {
+            let urls: Vec<String> =
+                pre_urls.iter().filter(|u| !owed_urls.contains(&(JobKind::PrefetchUrls, *area, u.as_str()))).cloned().collect();
+            if !urls.is_empty() {
+                prefetch_jobs.push((JobKind::PrefetchUrls, *area, dom.host.clone(), urls));
+            }
+        }
+    }
+    // Prefetch jobs come after every purge: a prefetch of a URL that is still cached does nothing.
+    for (kind, area, host, urls) in prefetch_jobs {
+        let key = QuotaBook::key(kind, area);
+        *left.get_mut(&key).expect("key") = left[&key].saturating_sub(urls.len() as u64);
+        let size = batch_size(input, kind, area);
+        for b in batches(&urls, size) {
+            push_job(&mut plan, kind, area, &host, b);
+        }
+    }
+    plan
+}
+
+/// The request size for `kind` in `area`: the configured limit, lowered to what the API reported.
+fn batch_size(input: &PlanInput, kind: JobKind, area: Area) -> u64 {
+    let mut size = input.limits.batch(kind);
+    if let Some(q) = input.quota.get(kind, area) {
+        if q.batch > 0 {
+            size = size.min(q.batch);
+        }
+    }
+    if kind == JobKind::PrefetchUrls && area == Area::Overseas {
+        if let Some(b) = input.overseas_prefetch_batch {
+            size = size.min(b);
+        }
+    }
+    size
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use crate::model::{ContentHash, FileMeta};
+    use std::path::Path;
+
+    fn cfg(extra: &str) -> config::Config {
+        let text = format!(
+            "publish_dir = \"p\"\n[[domain]]\nhost = \"www.example.com\"\nareas = [\"mainland\", \"overseas\"]\nprefetch = [\"**/index.html\"]\n{extra}"
+        );
+        config::from_str(&text, Path::new("t.toml"), Path::new("/")).unwrap()
+    }
+
+    fn tree(paths: &[&str]) -> Snapshot {
+        let mut s = Snapshot::default();
+        for p in paths {
+            s.files.insert(p.to_string(), FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(p.as_bytes()) });
+        }
+        s
+    }
+
+    fn input<'a>(c: &'a config::Config, changes: &'a ChangeSet, t: &'a Snapshot, q: &'a QuotaBook, owed: &'a [Job]) -> PlanInput<'a> {
+        PlanInput {
+            domains: &c.domains,
+            limits: &c.limits,
+            changes,
+            tree: t,
+            quota: q,
+            owed,
+            all: false,
+            overseas_prefetch_batch: None,
+            now_unix: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn purges_modified_and_removed_in_every_area_then_prefetches() {
+        let c = cfg("");
+        let t = tree(&["a.html", "b/index.html", "new.html", "new/index.html"]);
+        let changes = ChangeSet {
+            added: vec!["new.html".into(), "new/index.html".into()],
+            modified: vec!["a.html".into(), "b/index.html".into()],
+            removed: vec!["old.html".into()],
+            unchanged: 0,
+        };
+        let q = QuotaBook::documented_v3();
+        let p = make_plan(&input(&c, &changes, &t, &q, &[]));
+        let kinds: Vec<(JobKind, Area)> = p.jobs.iter().map(|j| (j.kind, j.area)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (JobKind::PurgeUrls, Area::Mainland),
+                (JobKind::PurgeUrls, Area::Overseas),
+                (JobKind::PrefetchUrls, Area::Mainland),
+                (JobKind::PrefetchUrls, Area::Overseas)
+            ]
+        );
+        let purge = &p.jobs[0].urls;
+        assert_eq!(
+            purge,
+            &vec![
+                "https://www.example.com/a.html",
+                "https://www.example.com/b/index.html",
+                "https://www.example.com/b/",
+                "https://www.example.com/old.html"
+            ]
+        );
+        assert_eq!(
+            p.jobs[2].urls,
+            vec![
+                "https://www.example.com/b/index.html",
+                "https://www.example.com/b/",
+                "https://www.example.com/new/index.html",
+                "https://www.example.com/new/"
+            ]
+        );
+        assert_eq!(p.quota_used["purge_urls/mainland"], 4);
+    }
+
+    #[test]
+    fn batches_respect_the_smallest_limit() {
+        let c = cfg("[limits]\npurge_urls_batch = 7\n");
+        let names: Vec<String> = (0..30).map(|i| format!("f{i:02}.css")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let t = tree(&refs);
+        let changes = ChangeSet { modified: names.clone(), ..Default::default() };
+        let mut q = QuotaBook::documented_v3();
+        let mut e = q.get(JobKind::PurgeUrls, Area::Overseas).unwrap();
+        e.batch = 5;
+        q.set(JobKind::PurgeUrls, Area::Overseas, e);
+        let mut c2 = c.clone();
+        c2.limits.collapse = Collapse::Never;
+        let p = make_plan(&input(&c2, &changes, &t, &q, &[]));
+        let sizes = |a: Area| p.jobs.iter().filter(|j| j.area == a).map(|j| j.urls.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(Area::Mainland), vec![7, 7, 7, 7, 2]);
+        assert_eq!(sizes(Area::Overseas), vec![5, 5, 5, 5, 5, 5]);
+        // Law: every owed URL is in exactly one job of each area.
+        for a in Area::ALL {
+            let mut all: Vec<&String> = p.jobs.iter().filter(|j| j.area == a).flat_map(|j| &j.urls).collect();
+            all.sort();
+            all.dedup();
+            assert_eq!(all.len(), 30);
+        }
+    }
+
+    #[test]
+    fn owed_urls_are_not_planned_twice() {
+        let c = cfg("");
+        let t = tree(&["a.html", "b.html"]);
+        let changes = ChangeSet { modified: vec!["a.html".into(), "b.html".into()], ..Default::default() };
+        let q = QuotaBook::documented_v3();
+        let first = make_plan(&input(&c, &changes, &t, &q, &[]));
+        let owed: Vec<Job> = first.jobs.iter().filter(|j| j.area == Area::Mainland).cloned().collect();
+        let second = make_plan(&input(&c, &changes, &t, &q, &owed));
+        assert!(second.jobs.iter().all(|j| j.area == Area::Overseas), "{:?}", second.jobs);
+        assert_eq!(second.quota_before["purge_urls/mainland"], 10_000 - 2);
+    }
+
+    #[test]
+    fn all_collapses_to_root_directory_purge() {
+        let c = cfg("base_path = \"/site/\"\n");
+        let t = tree(&["a.html", "b/c.html", "index.html"]);
+        let changes = ChangeSet { unchanged: 3, ..Default::default() };
+        let q = QuotaBook::documented_v3();
+        let mut i = input(&c, &changes, &t, &q, &[]);
+        i.all = true;
+        let p = make_plan(&i);
+        let purges: Vec<&Job> = p.jobs.iter().filter(|j| j.kind.is_purge()).collect();
+        assert_eq!(purges.len(), 2);
+        assert!(purges.iter().all(|j| j.kind == JobKind::PurgePaths && j.urls == vec!["https://www.example.com/site/"]));
+    }
+
+    #[test]
+    fn purge_added_and_excludes() {
+        let c = cfg("purge_added = true\nexclude = [\"drafts/**\"]\n");
+        let t = tree(&["n.html", "drafts/x.html"]);
+        let changes = ChangeSet { added: vec!["drafts/x.html".into(), "n.html".into()], ..Default::default() };
+        let q = QuotaBook::documented_v3();
+        let p = make_plan(&input(&c, &changes, &t, &q, &[]));
+        assert_eq!(p.jobs[0].urls, vec!["https://www.example.com/n.html"]);
+        let c = cfg("");
+        let p = make_plan(&input(&c, &changes, &t, &q, &[]));
+        assert!(p.jobs.iter().all(|j| !j.kind.is_purge()), "added files are not purged by default");
+    }
+}

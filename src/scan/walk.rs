@@ -1,0 +1,135 @@
+//! Walk `publish_dir`: every regular file (symlinks followed) that no exclude matches.
+//!
+//! A symlinked `publish_dir` is followed (atomic deploys swap such a link). Symlinked directories
+//! inside are followed too, with a guard against loops: a directory that is its own ancestor is
+//! skipped with a warning.
+
+use std::fs;
+use std::path::PathBuf;
+
+use super::ScanSpec;
+use crate::error::{Error, Result};
+
+/// One file found by the walk.
+#[derive(Debug)]
+pub struct Found {
+    /// `/`-separated path relative to the root.
+    pub rel: String,
+    pub abs: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct Walked {
+    pub files: Vec<Found>,
+    pub warnings: Vec<String>,
+}
+
+#[cfg(unix)]
+fn dir_id(m: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+#[cfg(not(unix))]
+fn dir_id(_m: &fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+/// Modification time in nanoseconds since the epoch (0 if the platform has none).
+pub fn mtime_ns(m: &fs::Metadata) -> i64 {
+    match m.modified() {
+        Ok(t) => match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i64,
+            Err(e) => -(e.duration().as_nanos() as i64),
+        },
+        Err(_) => 0,
+    }
+}
+
+/// Walk the tree under `spec.root`, sorted by path.
+pub fn walk(spec: &ScanSpec) -> Result<Walked> {
+    let root_meta = fs::metadata(&spec.root).map_err(|e| Error::io(&spec.root, e))?;
+    let mut out = Walked::default();
+    // (absolute dir, relative prefix ending in '/' or empty, ancestor ids including itself)
+    let mut stack: Vec<(PathBuf, String, Vec<(u64, u64)>)> = vec![(spec.root.clone(), String::new(), vec![dir_id(&root_meta)])];
+    while let Some((dir, prefix, ancestors)) = stack.pop() {
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if prefix.is_empty() => return Err(Error::io(&dir, e)),
+            Err(e) => {
+                out.warnings.push(format!("{}: cannot list ({e}); skipped", dir.display()));
+                continue;
+            }
+        };
+        for entry in rd {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    out.warnings.push(format!("{}: {e}", dir.display()));
+                    continue;
+                }
+            };
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                out.warnings.push(format!("{}: file name is not UTF-8; not tracked", entry.path().display()));
+                continue;
+            };
+            let rel = format!("{prefix}{name}");
+            let ft = match entry.file_type() {
+                Ok(ft) => ft,
+                Err(e) => {
+                    out.warnings.push(format!("{}: {e}", entry.path().display()));
+                    continue;
+                }
+            };
+            let meta = if ft.is_symlink() {
+                match fs::metadata(entry.path()) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        out.warnings.push(format!("{}: broken symlink ({e}); skipped", entry.path().display()));
+                        continue;
+                    }
+                }
+            } else if ft.is_dir() {
+                // Lazily stat directories only when needed (below); files need size and mtime.
+                match entry.metadata() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        out.warnings.push(format!("{}: {e}", entry.path().display()));
+                        continue;
+                    }
+                }
+            } else {
+                match entry.metadata() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        out.warnings.push(format!("{}: {e}", entry.path().display()));
+                        continue;
+                    }
+                }
+            };
+            if meta.is_dir() {
+                if spec.exclude_dirs.is_match(&rel) {
+                    continue;
+                }
+                let id = dir_id(&meta);
+                if cfg!(unix) && ancestors.contains(&id) {
+                    out.warnings.push(format!("{}: symlink loop; skipped", entry.path().display()));
+                    continue;
+                }
+                let mut anc = ancestors.clone();
+                anc.push(id);
+                stack.push((entry.path(), format!("{rel}/"), anc));
+            } else if meta.is_file() {
+                if spec.exclude.is_match(&rel) {
+                    continue;
+                }
+                out.files.push(Found { rel, abs: entry.path(), size: meta.len(), mtime_ns: mtime_ns(&meta) });
+            }
+        }
+    }
+    out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}

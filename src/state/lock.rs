@@ -1,0 +1,73 @@
+//! One cdnsync per state directory: an advisory lock on `state_dir/lock`, which also names its
+//! holder so a second process can say who it waited for.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Held for as long as it lives; released on drop (and by the OS if the process dies).
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+impl StateLock {
+    /// Take the lock, waiting up to `timeout`; `what` describes this process for others to see.
+    pub fn acquire(state_dir: &Path, timeout: Duration, what: &str) -> Result<StateLock> {
+        super::ensure_dir(state_dir)?;
+        let path = state_dir.join("lock");
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| Error::io(&path, e))?;
+        let step = Duration::from_millis(50);
+        let mut waited = Duration::ZERO;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if waited >= timeout {
+                        let mut holder = String::new();
+                        let _ = file.seek(SeekFrom::Start(0));
+                        let _ = file.read_to_string(&mut holder);
+                        let holder = holder.trim();
+                        return Err(Error::Locked {
+                            path,
+                            holder: if holder.is_empty() { "unknown process".into() } else { holder.to_string() },
+                            waited_secs: timeout.as_secs(),
+                        });
+                    }
+                    std::thread::sleep(step);
+                    waited += step;
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            }
+        }
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let info = format!("pid {} on {} ({what})", std::process::id(), host.trim());
+        let _ = file.set_len(0);
+        let _ = file.seek(SeekFrom::Start(0));
+        let _ = file.write_all(info.as_bytes());
+        let _ = file.sync_all();
+        Ok(StateLock { _file: file, path })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_times_out_naming_the_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let first = StateLock::acquire(tmp.path(), Duration::ZERO, "cdnsync sync").unwrap();
+        let err = StateLock::acquire(tmp.path(), Duration::from_millis(120), "cdnsync watch").unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("pid {}", std::process::id())) && msg.contains("cdnsync sync"), "{msg}");
+        drop(first);
+        StateLock::acquire(tmp.path(), Duration::ZERO, "again").unwrap();
+    }
+}

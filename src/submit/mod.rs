@@ -1,0 +1,415 @@
+//! Drain owed jobs through a [`CdnApi`]: rate-limited, a few requests in flight, retries with
+//! backoff, quota-aware, and never forgetting a job — each outcome is written to the outbox
+//! before the next step (accepted jobs are removed from it, all others stay).
+
+pub mod ratelimit;
+pub mod retry;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::api::{CdnApi, Class, Failure, TaskState};
+use crate::clock::{next_quota_reset, Clock};
+use crate::error::Result;
+use crate::model::{new_job_id, Job, JobError, JobStatus, QuotaBook};
+use crate::state::outbox::Outbox;
+use ratelimit::TokenBucket;
+
+/// How the submitter behaves.
+#[derive(Clone, Debug)]
+pub struct SubmitOptions {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Builds the rate limiter of an action (API 3.0: 20/s; v2 FlushOrPushOverall: 100/min).
+    pub rate: fn(&'static str, u32) -> TokenBucket,
+    pub requests_per_second: u32,
+    /// Stop retrying transient failures this long after the run started; the job stays owed.
+    pub retry_deadline: Duration,
+    /// How long to wait for purges to finish before prefetching the same URLs (API 3.0 polls).
+    pub purge_wait: Duration,
+    /// The legacy API cannot be polled: wait this long after its purges instead.
+    pub fixed_purge_delay: Option<Duration>,
+}
+
+/// The default per-action limiter: `rps` requests a second (API 3.0's limit is per action).
+pub fn rate_v3(_action: &'static str, rps: u32) -> TokenBucket {
+    TokenBucket::per_second(rps as f64)
+}
+
+impl Default for SubmitOptions {
+    fn default() -> Self {
+        SubmitOptions {
+            concurrency: 4,
+            rate: rate_v3,
+            requests_per_second: 20,
+            retry_deadline: Duration::from_secs(300),
+            purge_wait: Duration::from_secs(300),
+            fixed_purge_delay: None,
+        }
+    }
+}
+
+/// Observes progress (progress bars, logs).
+pub trait Progress: Send + Sync {
+    fn job_done(&self, _job: &Job) {}
+}
+
+impl Progress for () {}
+
+struct Shared {
+    queue: VecDeque<Job>,
+    done: Vec<Job>,
+    /// Remaining quota per (kind, area), when known.
+    quota: Option<QuotaBook>,
+    buckets: HashMap<&'static str, TokenBucket>,
+    seq: usize,
+    error: Option<crate::error::Error>,
+}
+
+/// Drains jobs.
+pub struct Submitter<'a, A: CdnApi> {
+    pub api: &'a A,
+    pub clock: Arc<dyn Clock>,
+    pub outbox: &'a Outbox,
+    pub opts: SubmitOptions,
+    pub progress: &'a dyn Progress,
+}
+
+impl<A: CdnApi> Submitter<'_, A> {
+    /// Send `jobs` (owed jobs first, then new ones; prefetches only after the purges of their
+    /// domain and area are done). Returns every job with its final status.
+    pub async fn run(&self, jobs: Vec<Job>, quota: Option<QuotaBook>) -> Result<Vec<Job>> {
+        let now = self.clock.now_unix();
+        let (mut purges, mut prefetches): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.kind.is_purge());
+        let mut finished = Vec::new();
+        // Deferred jobs whose reset has not come yet stay as they are, unsent.
+        let not_yet = |j: &Job| j.status == JobStatus::Deferred && j.not_before_unix.is_some_and(|t| t > now);
+        for list in [&mut purges, &mut prefetches] {
+            let (wait, go): (Vec<Job>, Vec<Job>) = std::mem::take(list).into_iter().partition(not_yet);
+            finished.extend(wait);
+            *list = go;
+        }
+        let deadline_ms = self.clock.now_ms() + self.opts.retry_deadline.as_millis() as i64;
+        let shared = Mutex::new(Shared { queue: purges.into(), done: Vec::new(), quota, buckets: HashMap::new(), seq: 0, error: None });
+        self.drain(&shared, deadline_ms).await;
+        let purge_done = std::mem::take(&mut shared.lock().expect("submit state").done);
+
+        // Prefetch only after the purges of the same domain and area have finished.
+        let mut ready = Vec::new();
+        for mut p in prefetches {
+            let blocked = purge_done
+                .iter()
+                .chain(finished.iter())
+                .any(|j| j.kind.is_purge() && j.host == p.host && j.area == p.area && j.status != JobStatus::Accepted);
+            if blocked {
+                p.status = if p.status == JobStatus::Planned { JobStatus::Pending } else { p.status };
+                p.error = Some(JobError {
+                    code: "WaitingForPurge".into(),
+                    message: "the purge of the same domain and area is still owed".into(),
+                });
+                self.outbox.put(std::slice::from_ref(&p))?;
+                finished.push(p);
+            } else {
+                ready.push(p);
+            }
+        }
+        if !ready.is_empty() {
+            let accepted: Vec<&Job> = purge_done
+                .iter()
+                .filter(|j| j.status == JobStatus::Accepted && ready.iter().any(|p| p.host == j.host && p.area == j.area))
+                .collect();
+            if !accepted.is_empty() {
+                self.wait_for(&accepted, self.opts.purge_wait).await;
+            }
+            let mut s = shared.lock().expect("submit state");
+            s.queue = ready.into();
+            drop(s);
+            self.drain(&shared, deadline_ms.max(self.clock.now_ms() + 60_000)).await;
+        }
+        let mut s = shared.into_inner().expect("submit state");
+        if let Some(e) = s.error.take() {
+            return Err(e);
+        }
+        finished.extend(purge_done);
+        finished.extend(s.done);
+        Ok(finished)
+    }
+
+    /// Poll accepted jobs until their tasks are done or `limit` has passed.
+    /// Returns true when every task is known to be done.
+    pub async fn wait_for(&self, jobs: &[&Job], limit: Duration) -> bool {
+        if let Some(d) = self.opts.fixed_purge_delay {
+            self.clock.sleep(d.min(limit)).await;
+            return false;
+        }
+        let until = self.clock.now_ms() + limit.as_millis() as i64;
+        let mut pending: Vec<&Job> = jobs.iter().copied().filter(|j| j.task_id.is_some()).collect();
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let mut still = Vec::new();
+            for j in pending {
+                match self.api.task_state(j).await {
+                    Ok(Some(TaskState::Done)) | Ok(Some(TaskState::Failed)) | Ok(None) => {}
+                    _ => still.push(j),
+                }
+            }
+            pending = still;
+            if pending.is_empty() {
+                return true;
+            }
+            if self.clock.now_ms() >= until {
+                return false;
+            }
+            self.clock.sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    async fn drain(&self, shared: &Mutex<Shared>, deadline_ms: i64) {
+        let workers = (0..self.opts.concurrency.max(1)).map(|_| self.worker(shared, deadline_ms));
+        futures_util::future::join_all(workers).await;
+    }
+
+    async fn worker(&self, shared: &Mutex<Shared>, deadline_ms: i64) {
+        loop {
+            let job = {
+                let mut s = shared.lock().expect("submit state");
+                if s.error.is_some() {
+                    return;
+                }
+                match s.queue.pop_front() {
+                    Some(j) => j,
+                    None => return,
+                }
+            };
+            match self.one(shared, job, deadline_ms).await {
+                Ok(jobs) => {
+                    let mut s = shared.lock().expect("submit state");
+                    for j in jobs {
+                        self.progress.job_done(&j);
+                        s.done.push(j);
+                    }
+                }
+                Err(e) => {
+                    shared.lock().expect("submit state").error.get_or_insert(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn rate_wait(&self, shared: &Mutex<Shared>, action: &'static str) {
+        loop {
+            let wait = {
+                let mut s = shared.lock().expect("submit state");
+                let rps = self.opts.requests_per_second;
+                let rate = self.opts.rate;
+                let b = s.buckets.entry(action).or_insert_with(|| rate(action, rps));
+                b.try_take(self.clock.now_ms())
+            };
+            match wait {
+                Ok(()) => return,
+                Err(ms) => self.clock.sleep(Duration::from_millis(ms)).await,
+            }
+        }
+    }
+
+    /// Carry one job to an outcome. Returns the job(s) it became (a split makes several).
+    async fn one(&self, shared: &Mutex<Shared>, mut job: Job, deadline_ms: i64) -> Result<Vec<Job>> {
+        let action = self.api.action(job.kind, job.area);
+        let mut attempt = 0u32;
+        let mut out = Vec::new();
+        loop {
+            // Quota we know is gone: defer without spending a request; partly gone: send what fits.
+            let avail = shared.lock().expect("submit state").quota.as_ref().and_then(|q| q.get(job.kind, job.area)).map(|q| q.available);
+            if let Some(avail) = avail {
+                if avail == 0 {
+                    self.defer(&mut job, None)?;
+                    out.push(job);
+                    return Ok(out);
+                }
+                if (job.urls.len() as u64) > avail && job.maybe_sent_unix.is_none() {
+                    let rest = job.urls.split_off(avail as usize);
+                    let mut later = self.child(shared, &job, rest);
+                    self.outbox.put(std::slice::from_ref(&later))?;
+                    self.outbox.put(std::slice::from_ref(&job))?;
+                    self.defer(&mut later, None)?;
+                    out.push(later);
+                }
+            }
+            if let Some(since) = job.maybe_sent_unix {
+                // The last request may have been accepted: look before sending again.
+                self.rate_wait(shared, "Describe").await;
+                match self.api.find_task(&job, since).await {
+                    Ok(Some(task)) => {
+                        self.accept(shared, &mut job, Some(task))?;
+                        out.push(job);
+                        return Ok(out);
+                    }
+                    Ok(None) => {
+                        job.maybe_sent_unix = None;
+                    }
+                    Err(f) => {
+                        attempt += 1;
+                        if !self.backoff_or_give_up(&mut job, &f, Class::Transient, attempt, deadline_ms).await? {
+                            out.push(job);
+                            return Ok(out);
+                        }
+                        continue;
+                    }
+                }
+            }
+            self.rate_wait(shared, action).await;
+            attempt += 1;
+            job.attempts += 1;
+            let sent_at = self.clock.now_unix();
+            match self.api.submit(&job).await {
+                Ok(acc) => {
+                    self.accept(shared, &mut job, acc.task_id)?;
+                    out.push(job);
+                    return Ok(out);
+                }
+                Err(f) => {
+                    tracing::debug!(job = %job.id, error = %f, "request failed");
+                    match f.class() {
+                        Class::Transient | Class::Throttled => {
+                            if !self.backoff_or_give_up(&mut job, &f, f.class(), attempt, deadline_ms).await? {
+                                out.push(job);
+                                return Ok(out);
+                            }
+                        }
+                        Class::Ambiguous => {
+                            job.maybe_sent_unix = Some(sent_at);
+                            self.outbox.put(std::slice::from_ref(&job))?;
+                            if !self.backoff_or_give_up(&mut job, &f, Class::Transient, attempt, deadline_ms).await? {
+                                out.push(job);
+                                return Ok(out);
+                            }
+                        }
+                        Class::QuotaExhausted => {
+                            if let Some(q) = shared.lock().expect("submit state").quota.as_mut() {
+                                if let Some(mut e) = q.get(job.kind, job.area) {
+                                    e.available = 0;
+                                    q.set(job.kind, job.area, e);
+                                }
+                            }
+                            self.defer(&mut job, Some(&f))?;
+                            out.push(job);
+                            return Ok(out);
+                        }
+                        Class::BatchTooLarge if job.urls.len() > 1 => {
+                            // Split in halves, persist both before forgetting the original.
+                            let half = job.urls.len() / 2;
+                            let rest = job.urls.split_off(half);
+                            let b = self.child(shared, &job, rest);
+                            let first = std::mem::take(&mut job.urls);
+                            let a = self.child(shared, &job, first);
+                            self.outbox.put(&[a.clone(), b.clone()])?;
+                            self.outbox.remove(&job.id)?;
+                            {
+                                let mut s = shared.lock().expect("submit state");
+                                if let Some(q) = s.quota.as_mut() {
+                                    if let Some(mut e) = q.get(a.kind, a.area) {
+                                        e.batch = e.batch.min(half as u64).max(1);
+                                        q.set(a.kind, a.area, e);
+                                    }
+                                }
+                                s.queue.push_front(b);
+                                s.queue.push_front(a);
+                            }
+                            return Ok(out);
+                        }
+                        Class::BatchTooLarge | Class::Permanent => {
+                            job.status = JobStatus::Failed;
+                            job.error = Some(f.to_job_error());
+                            self.outbox.put(std::slice::from_ref(&job))?;
+                            out.push(job);
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn child(&self, shared: &Mutex<Shared>, parent: &Job, urls: Vec<String>) -> Job {
+        let seq = {
+            let mut s = shared.lock().expect("submit state");
+            s.seq += 1;
+            s.seq
+        };
+        Job {
+            id: new_job_id(self.clock.now_unix(), 9000 + seq),
+            urls,
+            status: JobStatus::Pending,
+            task_id: None,
+            error: None,
+            attempts: 0,
+            not_before_unix: None,
+            maybe_sent_unix: None,
+            ..parent.clone()
+        }
+    }
+
+    /// Sleep before the next attempt, or record the job as still owed if the deadline is near.
+    async fn backoff_or_give_up(&self, job: &mut Job, f: &Failure, class: Class, attempt: u32, deadline_ms: i64) -> Result<bool> {
+        let wait = retry::backoff(attempt, class, fastrand::f64());
+        if self.clock.now_ms() + wait.as_millis() as i64 > deadline_ms {
+            job.status = JobStatus::Pending;
+            job.error = Some(f.to_job_error());
+            self.outbox.put(std::slice::from_ref(job))?;
+            return Ok(false);
+        }
+        self.clock.sleep(wait).await;
+        Ok(true)
+    }
+
+    fn defer(&self, job: &mut Job, f: Option<&Failure>) -> Result<()> {
+        job.status = JobStatus::Deferred;
+        job.not_before_unix = Some(next_quota_reset(self.clock.now_unix()));
+        job.error = Some(match f {
+            Some(f) => f.to_job_error(),
+            None => JobError { code: "QuotaExhausted".into(), message: format!("today's {} quota for {} is used up", job.kind, job.area) },
+        });
+        self.outbox.put(std::slice::from_ref(job))
+    }
+
+    fn accept(&self, shared: &Mutex<Shared>, job: &mut Job, task_id: Option<String>) -> Result<()> {
+        job.status = JobStatus::Accepted;
+        job.task_id = task_id;
+        job.error = None;
+        job.maybe_sent_unix = None;
+        self.outbox.remove(&job.id)?;
+        if let Some(q) = shared.lock().expect("submit state").quota.as_mut() {
+            if let Some(mut e) = q.get(job.kind, job.area) {
+                e.available = e.available.saturating_sub(job.cost());
+                q.set(job.kind, job.area, e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts of owed jobs by status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxCounts {
+    pub pending: usize,
+    pub deferred: usize,
+    pub failed: usize,
+}
+
+impl OutboxCounts {
+    pub fn of(jobs: &[Job]) -> Self {
+        let mut c = OutboxCounts::default();
+        for j in jobs {
+            match j.status {
+                JobStatus::Deferred => c.deferred += 1,
+                JobStatus::Failed => c.failed += 1,
+                JobStatus::Pending | JobStatus::Planned => c.pending += 1,
+                JobStatus::Accepted => {}
+            }
+        }
+        c
+    }
+}
