@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn manual_clock_moves_on_sleep() {
         let c = ManualClock::new(1000);
-        let _ = c.sleep(Duration::from_millis(250));
+        drop(c.sleep(Duration::from_millis(250)));
         assert_eq!(c.now_ms(), 1250);
     }
 }

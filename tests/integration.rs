@@ -1,1 +1,10 @@
+//! The single integration-test binary: the real `cdnsync` binary against the local fake API.
 
+mod util;
+
+mod config_errors;
+mod encoding;
+mod reliability;
+mod sync;
+mod v2;
+mod vectors;

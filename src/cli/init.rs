@@ -70,7 +70,8 @@ mod tests {
 
     #[test]
     fn detects_generators() {
-        let cases: &[(&[(&str, &str)], Option<(&str, &str)>)] = &[
+        type Case = (&'static [(&'static str, &'static str)], Option<(&'static str, &'static str)>);
+        let cases: &[Case] = &[
             (&[("hugo.toml", "")], Some(("Hugo", "public"))),
             (&[("config.toml", "baseURL = 'x'")], Some(("Hugo", "public"))),
             (&[("config.toml", "base_url = 'x'")], Some(("Zola", "public"))),

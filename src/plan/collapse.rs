@@ -115,7 +115,15 @@ pub fn collapse<'a>(
     let remaining = |selected: &[String]| urls.iter().filter(|c| !covered(selected, c)).count() as u64;
     if remaining(&selected) > url_budget {
         let mut cands: Vec<&str> = ch_urls.keys().copied().collect();
-        cands.sort_by(|a, b| ratio(b).total_cmp(&ratio(a)).then(ch_urls[b].cmp(&ch_urls[a])));
+        // Best share first; among equals the one that saves most, then the narrowest (deepest).
+        let depth = |d: &str| if d.is_empty() { 0 } else { d.matches('/').count() + 1 };
+        cands.sort_by(|a, b| {
+            ratio(b)
+                .total_cmp(&ratio(a))
+                .then(ch_urls[b].cmp(&ch_urls[a]))
+                .then(total.get(a).cmp(&total.get(b)))
+                .then(depth(b).cmp(&depth(a)))
+        });
         for d in cands {
             if remaining(&selected) <= url_budget {
                 break;

@@ -48,12 +48,15 @@ pub fn mtime_ns(m: &fs::Metadata) -> i64 {
     }
 }
 
+/// A directory still to list: absolute path, relative prefix ending in '/' (or empty), and the
+/// (device, inode) of it and its ancestors, to detect symlink loops.
+type Pending = (PathBuf, String, Vec<(u64, u64)>);
+
 /// Walk the tree under `spec.root`, sorted by path.
 pub fn walk(spec: &ScanSpec) -> Result<Walked> {
     let root_meta = fs::metadata(&spec.root).map_err(|e| Error::io(&spec.root, e))?;
     let mut out = Walked::default();
-    // (absolute dir, relative prefix ending in '/' or empty, ancestor ids including itself)
-    let mut stack: Vec<(PathBuf, String, Vec<(u64, u64)>)> = vec![(spec.root.clone(), String::new(), vec![dir_id(&root_meta)])];
+    let mut stack: Vec<Pending> = vec![(spec.root.clone(), String::new(), vec![dir_id(&root_meta)])];
     while let Some((dir, prefix, ancestors)) = stack.pop() {
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,

@@ -122,9 +122,7 @@ impl<A: CdnApi> Submitter<'_, A> {
             if !accepted.is_empty() {
                 self.wait_for(&accepted, self.opts.purge_wait).await;
             }
-            let mut s = shared.lock().expect("submit state");
-            s.queue = ready.into();
-            drop(s);
+            shared.lock().expect("submit state").queue = ready.into();
             self.drain(&shared, deadline_ms.max(self.clock.now_ms() + 60_000)).await;
         }
         let mut s = shared.into_inner().expect("submit state");

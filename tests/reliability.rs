@@ -1,0 +1,124 @@
+//! Failures on the way: transient faults are retried, ambiguous ones looked up, quota defers.
+
+use cdnsync::fake::{Fault, FaultRule};
+use cdnsync::model::{Area, JobKind};
+
+use crate::util::*;
+
+fn site_with_changes(fake: &cdnsync::fake::FakeCdn, n: usize) -> TempSite {
+    let site = TempSite::new(fake, "", "");
+    for i in 0..n {
+        site.write(&format!("p/{i}.html"), "v1");
+    }
+    site.run(&["sync"]).expect(0);
+    for i in 0..n {
+        site.write(&format!("p/{i}.html"), "v2");
+    }
+    site
+}
+
+#[test]
+fn transient_faults_are_retried_until_delivered() {
+    let fake = fake();
+    let site = site_with_changes(&fake, 5);
+    for f in [
+        Fault::Http(503),
+        Fault::ApiError("InternalError.CdnSystemError".into()),
+        Fault::ApiError("RequestLimitExceeded".into()),
+        Fault::Drop,
+    ] {
+        fake.inject(FaultRule { action: Some("PurgeUrlsCache".into()), fault: f, count: 1 });
+    }
+    site.run(&["sync"]).expect(0);
+    for area in Area::ALL {
+        assert_eq!(fake.urls(JobKind::PurgeUrls, area).len(), 5, "{area}");
+    }
+}
+
+#[test]
+fn accepted_then_dropped_is_looked_up_not_resent() {
+    let fake = fake();
+    let site = site_with_changes(&fake, 3);
+    fake.inject(FaultRule { action: Some("PurgeUrlsCache".into()), fault: Fault::AcceptThenDrop, count: 1 });
+    site.run(&["sync"]).expect(0);
+    let purges: Vec<_> = fake.accepted().into_iter().filter(|a| a.action == "PurgeUrlsCache").collect();
+    assert_eq!(purges.len(), 2, "one per area, none twice: {purges:?}");
+    assert!(fake.requests().iter().any(|r| r.action == "DescribePurgeTasks"), "the ambiguous job was looked up");
+}
+
+#[test]
+fn exhausted_quota_defers_with_exit_4_and_delivers_after_reset() {
+    let fake = fake();
+    let site = site_with_changes(&fake, 4);
+    fake.set_available(JobKind::PurgeUrls, Area::Overseas, 0);
+    fake.set_available(JobKind::PurgePaths, Area::Overseas, 0);
+    let out = site.run(&["--json", "sync"]);
+    out.expect(4);
+    let j = out.json();
+    assert_eq!(j["outbox"]["deferred"], 1, "{j}");
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Mainland).len(), 4);
+    assert!(fake.urls(JobKind::PurgeUrls, Area::Overseas).is_empty());
+    // Before the reset another sync does not send it (and still says 4).
+    site.run(&["sync"]).expect(4);
+    assert!(fake.urls(JobKind::PurgeUrls, Area::Overseas).is_empty());
+    // Simulate the clock passing 00:00 UTC+8: the quota resets, the job comes due.
+    fake.reset_quota();
+    for e in std::fs::read_dir(site.state().join("outbox")).unwrap() {
+        let p = e.unwrap().path();
+        let mut job: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        job["not_before_unix"] = serde_json::json!(0);
+        std::fs::write(&p, serde_json::to_vec(&job).unwrap()).unwrap();
+    }
+    site.run(&["sync"]).expect(0);
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Overseas).len(), 4);
+    assert_eq!(site.run(&["--json", "status"]).json()["outbox"]["deferred"], 0);
+}
+
+#[test]
+fn over_size_batch_from_a_smaller_account_limit_is_split() {
+    let fake = fake_with(|c| {
+        for area in Area::ALL {
+            let mut e = c.quota.get(JobKind::PurgeUrls, area).unwrap();
+            e.batch = 3;
+            c.quota.set(JobKind::PurgeUrls, area, e);
+        }
+    });
+    let site = site_with_changes(&fake, 8);
+    site.run(&["sync"]).expect(0);
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Mainland).len(), 8);
+    assert!(fake.requests().iter().filter(|r| r.action == "PurgeUrlsCache").all(|r| r.size <= 3), "batches follow DescribePurgeQuota");
+}
+
+#[test]
+fn network_down_exits_1_and_keeps_jobs_owed() {
+    let fake = fake();
+    let site = site_with_changes(&fake, 2);
+    // Point the config at a port nothing listens on.
+    let cfg = std::fs::read_to_string(site.dir.join("cdnsync.toml")).unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    std::fs::write(
+        site.dir.join("cdnsync.toml"),
+        cfg.replace(&fake.url(), &format!("http://{dead}")).replace("retry_deadline_secs = 20", "retry_deadline_secs = 2"),
+    )
+    .unwrap();
+    let out = site.run(&["--json", "sync"]);
+    out.expect(1);
+    assert_eq!(out.json()["outbox"]["pending"], 2, "{}", out.stdout);
+    // Back online: the owed jobs go out although the files no longer look changed.
+    std::fs::write(site.dir.join("cdnsync.toml"), cfg).unwrap();
+    let out = site.run(&["--json", "sync"]);
+    out.expect(0);
+    assert_eq!(out.json()["changes"]["modified"].as_array().unwrap().len(), 0);
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Overseas).len(), 2);
+}
+
+#[test]
+fn url_quota_used_up_collapses_to_a_directory_purge() {
+    let fake = fake();
+    let site = site_with_changes(&fake, 4);
+    fake.set_available(JobKind::PurgeUrls, Area::Overseas, 2);
+    site.run(&["sync"]).expect(0);
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Mainland).len(), 4);
+    assert!(fake.urls(JobKind::PurgeUrls, Area::Overseas).is_empty());
+    assert_eq!(fake.urls(JobKind::PurgePaths, Area::Overseas), set(["https://www.example.com/p/"]));
+}
