@@ -4,6 +4,7 @@ mod util;
 
 mod config_errors;
 mod encoding;
+mod fake;
 mod reliability;
 mod sync;
 mod v2;

@@ -136,3 +136,32 @@ pub fn walk(spec: &ScanSpec) -> Result<Walked> {
     out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn spec(root: &std::path::Path) -> ScanSpec {
+        let c = crate::config::from_str("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\n", std::path::Path::new("t"), root).unwrap();
+        ScanSpec { root: root.to_path_buf(), exclude: c.exclude, exclude_dirs: c.exclude_dirs }
+    }
+
+    #[test]
+    fn follows_symlinked_root_and_survives_loops() {
+        let tmp = tempfile::tempdir().unwrap();
+        let release = tmp.path().join("releases/r1");
+        std::fs::create_dir_all(release.join("docs")).unwrap();
+        std::fs::write(release.join("index.html"), "x").unwrap();
+        std::fs::write(release.join("docs/a.html"), "y").unwrap();
+        std::fs::create_dir_all(release.join(".git")).unwrap();
+        std::fs::write(release.join(".git/HEAD"), "z").unwrap();
+        // A loop: docs/again -> .. (the release root).
+        std::os::unix::fs::symlink("..", release.join("docs/again")).unwrap();
+        let current = tmp.path().join("current");
+        std::os::unix::fs::symlink(&release, &current).unwrap();
+        let w = walk(&spec(&current)).unwrap();
+        let rels: Vec<&str> = w.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, vec!["docs/a.html", "index.html"]);
+        assert!(w.warnings.iter().any(|x| x.contains("symlink loop")), "{:?}", w.warnings);
+    }
+}
