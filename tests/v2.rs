@@ -85,3 +85,40 @@ fn v2_wrong_key_is_refused() {
     out.expect(3);
     assert!(out.stdout.contains("\"4100\""), "{}", out.stdout);
 }
+
+#[test]
+fn v2_fake_refuses_replayed_nonce_and_stale_timestamp() {
+    use cdnsync::api::http::{Request, Transport};
+    use cdnsync::api::sign::v2 as sign;
+    use cdnsync::clock::{Clock, SystemClock};
+    use std::sync::Arc;
+
+    let fake = fake();
+    let text =
+        format!("publish_dir = \"p\"\n[provider]\napi = \"v2\"\nendpoint = \"{}\"\n[[domain]]\nhost = \"www.example.com\"\n", fake.url());
+    let cfg = cdnsync::config::from_str(&text, std::path::Path::new("t.toml"), std::path::Path::new("/")).unwrap();
+    let creds = cdnsync::config::credentials::Credentials::new(SECRET_ID, SECRET_KEY, None);
+    let client = match cdnsync::api_for(&cfg, creds, Arc::new(SystemClock)).unwrap() {
+        cdnsync::AnyApi::V2(c) => c,
+        _ => unreachable!(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let transport = Transport::new(std::time::Duration::from_secs(5)).unwrap();
+    let send = |ts: i64, nonce: u32| {
+        let params = vec![("urls.0".to_string(), "https://www.example.com/a.html".to_string())];
+        let all = client.signed_params("RefreshCdnOverSeaUrl", params, ts, nonce);
+        let req = Request {
+            method: "POST",
+            url: format!("{}/v2/index.php", fake.url()),
+            headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded".into())],
+            body: sign::encode_params(&all).into_bytes(),
+        };
+        let (_, body) = rt.block_on(transport.send(req)).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["code"].clone()
+    };
+    let now = SystemClock.now_unix();
+    assert_eq!(send(now, 777), 0);
+    assert_eq!(send(now, 777), 4500, "a reused Nonce is a replay");
+    assert_eq!(send(now - 3600, 778), 4200, "an hour-old Timestamp has expired");
+    assert_eq!(send(now, 779), 0);
+}
