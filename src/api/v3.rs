@@ -123,12 +123,14 @@ impl V3Client {
     }
 }
 
-fn purge_type(kind: JobKind) -> &'static str {
-    if kind == JobKind::PurgePaths {
-        "path"
-    } else {
-        "url"
+/// A Describe*Tasks query for `job`'s kind: `fields` plus `PurgeType` (purges only) and the
+/// largest page.
+fn task_query(job: &Job, mut fields: Value) -> Value {
+    fields["Limit"] = json!(1000);
+    if job.kind != JobKind::PrefetchUrls {
+        fields["PurgeType"] = json!(if job.kind == JobKind::PurgePaths { "path" } else { "url" });
     }
+    fields
 }
 
 impl CdnApi for V3Client {
@@ -154,11 +156,7 @@ impl CdnApi for V3Client {
 
     async fn task_state(&self, job: &Job) -> Result<Option<TaskState>, Failure> {
         let Some(task) = &job.task_id else { return Ok(None) };
-        let mut q = json!({"TaskId": task, "Limit": 1000});
-        if job.kind != JobKind::PrefetchUrls {
-            q["PurgeType"] = json!(purge_type(job.kind));
-        }
-        let logs = self.purge_logs(job, q).await?;
+        let logs = self.purge_logs(job, task_query(job, json!({"TaskId": task}))).await?;
         if logs.is_empty() {
             return Ok(Some(TaskState::Processing));
         }
@@ -175,15 +173,14 @@ impl CdnApi for V3Client {
     async fn find_task(&self, job: &Job, since_unix: i64) -> Result<Option<String>, Failure> {
         let Some(first) = job.urls.first() else { return Ok(None) };
         let now = self.clock.now_unix();
-        let mut q = json!({
-            "StartTime": clock::datetime(since_unix - 60, clock::CST_OFFSET_SECS),
-            "EndTime": clock::datetime(now + 60, clock::CST_OFFSET_SECS),
-            "Keyword": first,
-            "Limit": 1000,
-        });
-        if job.kind != JobKind::PrefetchUrls {
-            q["PurgeType"] = json!(purge_type(job.kind));
-        }
+        let q = task_query(
+            job,
+            json!({
+                "StartTime": clock::datetime(since_unix - 60, clock::CST_OFFSET_SECS),
+                "EndTime": clock::datetime(now + 60, clock::CST_OFFSET_SECS),
+                "Keyword": first,
+            }),
+        );
         let logs = self.purge_logs(job, q).await?;
         // A candidate task must carry this URL; confirm it carries every URL of the job.
         let mut candidates: Vec<String> = logs
@@ -193,11 +190,7 @@ impl CdnApi for V3Client {
             .collect();
         candidates.dedup();
         for task in candidates {
-            let mut q = json!({"TaskId": task, "Limit": 1000});
-            if job.kind != JobKind::PrefetchUrls {
-                q["PurgeType"] = json!(purge_type(job.kind));
-            }
-            let logs = self.purge_logs(job, q).await?;
+            let logs = self.purge_logs(job, task_query(job, json!({"TaskId": task}))).await?;
             let urls: std::collections::HashSet<&str> = logs.iter().filter_map(|l| l.get("Url").and_then(Value::as_str)).collect();
             if job.urls.iter().all(|u| urls.contains(u.as_str())) {
                 return Ok(Some(task));
