@@ -519,9 +519,8 @@ fn v3_handle(s: &mut State, req: &HttpRequest, action: &str) -> (String, String,
     if let Some(k) = body.as_object().expect("object").keys().find(|k| !allowed.contains(&k.as_str())) {
         return fail("UnknownParameter", &format!("unknown parameter {k}"), 0);
     }
-    let ok = |s: &State, mut v: Value| {
+    let ok = |mut v: Value| {
         v["RequestId"] = json!(rid);
-        let _ = s;
         (json!({"Response": v}).to_string(), "ok".to_string())
     };
     match action {
@@ -580,7 +579,7 @@ fn v3_handle(s: &mut State, req: &HttpRequest, action: &str) -> (String, String,
             let task_id = s.next_task();
             let at_ms = s.cfg.clock.now_ms();
             s.accepted.push(AcceptedJob { api: "v3", action: action.into(), kind, areas, urls, task_id: task_id.clone(), at_ms });
-            let (b, o) = ok(s, json!({"TaskId": task_id}));
+            let (b, o) = ok(json!({"TaskId": task_id}));
             (b, o, n)
         }
         "DescribePurgeQuota" | "DescribePushQuota" => {
@@ -598,7 +597,7 @@ fn v3_handle(s: &mut State, req: &HttpRequest, action: &str) -> (String, String,
             } else {
                 json!({"UrlPush": entry(s, JobKind::PrefetchUrls)})
             };
-            let (b, o) = ok(s, v);
+            let (b, o) = ok(v);
             (b, o, 0)
         }
         _ => {
@@ -649,7 +648,7 @@ fn v3_handle(s: &mut State, req: &HttpRequest, action: &str) -> (String, String,
             let total = logs.len();
             let page: Vec<Value> = logs.into_iter().skip(offset).take(limit).collect();
             let list = if push { "PushLogs" } else { "PurgeLogs" };
-            let (b, o) = ok(s, json!({list: page, "TotalCount": total}));
+            let (b, o) = ok(json!({list: page, "TotalCount": total}));
             (b, o, 0)
         }
     }
