@@ -394,20 +394,7 @@ impl<A: CdnApi> Engine<A> {
             let size = self.config.limits.batch(kind);
             for b in plan::batches(&urls, size) {
                 seq += 1;
-                jobs.push(Job {
-                    id: crate::model::new_job_id(now, seq),
-                    kind,
-                    area: a,
-                    host: host.clone(),
-                    urls: b,
-                    status: JobStatus::Planned,
-                    task_id: None,
-                    error: None,
-                    attempts: 0,
-                    created_unix: now,
-                    not_before_unix: None,
-                    maybe_sent_unix: None,
-                });
+                jobs.push(Job::planned(kind, a, &host, b, now, seq));
             }
         }
         Ok(jobs)

@@ -212,6 +212,25 @@ pub struct Job {
 }
 
 impl Job {
+    /// A freshly planned job (status `planned`, never sent), planned at `now_unix`; `seq` keeps
+    /// the ids of one plan apart.
+    pub fn planned(kind: JobKind, area: Area, host: &str, urls: Vec<String>, now_unix: i64, seq: usize) -> Job {
+        Job {
+            id: new_job_id(now_unix, seq),
+            kind,
+            area,
+            host: host.to_string(),
+            urls,
+            status: JobStatus::Planned,
+            task_id: None,
+            error: None,
+            attempts: 0,
+            created_unix: now_unix,
+            not_before_unix: None,
+            maybe_sent_unix: None,
+        }
+    }
+
     /// Number of quota units this job spends (one per URL or directory).
     pub fn cost(&self) -> u64 {
         self.urls.len() as u64

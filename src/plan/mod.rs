@@ -12,7 +12,7 @@ pub mod urlenc;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::config::{Collapse, Domain, Limits};
-use crate::model::{new_job_id, Area, ChangeSet, Job, JobKind, JobStatus, QuotaBook, Snapshot};
+use crate::model::{Area, ChangeSet, Job, JobKind, QuotaBook, Snapshot};
 use rules::Rules;
 
 /// What the planner needs to know.
@@ -87,20 +87,7 @@ pub fn make_plan(input: &PlanInput) -> Plan {
     let mut push_job = |plan: &mut Plan, kind: JobKind, area: Area, host: &str, urls: Vec<String>| {
         seq += 1;
         *plan.quota_used.entry(QuotaBook::key(kind, area)).or_default() += urls.len() as u64;
-        plan.jobs.push(Job {
-            id: new_job_id(input.now_unix, seq),
-            kind,
-            area,
-            host: host.to_string(),
-            urls,
-            status: JobStatus::Planned,
-            task_id: None,
-            error: None,
-            attempts: 0,
-            created_unix: input.now_unix,
-            not_before_unix: None,
-            maybe_sent_unix: None,
-        });
+        plan.jobs.push(Job::planned(kind, area, host, urls, input.now_unix, seq));
     };
 
     let mut prefetch_jobs: Vec<(JobKind, Area, String, Vec<String>)> = Vec::new();
