@@ -312,7 +312,8 @@ impl<A: CdnApi> Engine<A> {
             opts.rate = crate::api::v2::rate;
             opts.fixed_purge_delay = Some(self.config.provider.v2_prefetch_delay);
         }
-        Submitter { api: &self.api, clock: self.clock.clone(), outbox, opts, progress }
+        let known_tasks = self.recent_accepted().into_iter().filter_map(|j| j.task_id).collect();
+        Submitter { api: &self.api, clock: self.clock.clone(), outbox, opts, progress, known_tasks }
     }
 
     /// Ad hoc jobs (`purge`, `prefetch`): persisted, then sent like any other.

@@ -85,10 +85,10 @@ impl api::CdnApi for AnyApi {
         }
     }
 
-    async fn find_task(&self, job: &Job, since_unix: i64) -> Result<Option<String>, api::Failure> {
+    async fn find_tasks(&self, job: &Job, since_unix: i64) -> Result<Vec<String>, api::Failure> {
         match self {
-            AnyApi::V3(c) => c.find_task(job, since_unix).await,
-            AnyApi::V2(c) => c.find_task(job, since_unix).await,
+            AnyApi::V3(c) => c.find_tasks(job, since_unix).await,
+            AnyApi::V2(c) => c.find_tasks(job, since_unix).await,
         }
     }
 }

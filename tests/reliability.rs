@@ -122,3 +122,27 @@ fn url_quota_used_up_collapses_to_a_directory_purge() {
     assert!(fake.urls(JobKind::PurgeUrls, Area::Overseas).is_empty());
     assert_eq!(fake.urls(JobKind::PurgePaths, Area::Overseas), set(["https://www.example.com/p/"]));
 }
+
+/// A dropped request is looked up before it is resent; the lookup must not claim a task of the
+/// same URLs that belongs to another job: the other area's job of this deploy, or the previous
+/// deploy's purge of the same files a moment ago.
+#[test]
+fn a_lookup_never_claims_another_jobs_task() {
+    let fake = fake();
+    let site = site_with_changes(&fake, 3);
+    site.run(&["sync"]).expect(0);
+    for area in Area::ALL {
+        assert_eq!(fake.urls(JobKind::PurgeUrls, area).len(), 3, "{area}");
+    }
+    for i in 0..3 {
+        site.write(&format!("p/{i}.html"), "v3");
+    }
+    fake.inject(FaultRule { action: Some("PurgeUrlsCache".into()), fault: Fault::Drop, count: 2 });
+    site.run(&["sync"]).expect(0);
+    assert!(fake.requests().iter().any(|r| r.action == "DescribePurgeTasks"), "the dropped jobs were looked up");
+    let purges: Vec<_> = fake.accepted().into_iter().filter(|a| a.action == "PurgeUrlsCache").collect();
+    for area in Area::ALL {
+        let n = purges.iter().filter(|a| a.areas == [area] && a.urls.len() == 3).count();
+        assert_eq!(n, 2, "{area}: both deploys purged, each once: {purges:?}");
+    }
+}

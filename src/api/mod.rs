@@ -162,9 +162,10 @@ pub trait CdnApi: Send + Sync {
     /// How an accepted job's task is doing; `Ok(None)` when the API cannot tell (v2).
     fn task_state(&self, job: &Job) -> impl Future<Output = Result<Option<TaskState>, Failure>> + Send;
 
-    /// After an ambiguous failure: was a task for exactly this job created since `since_unix`?
-    /// `Ok(None)` when none was found (or the API cannot tell: then the job is resent).
-    fn find_task(&self, job: &Job, since_unix: i64) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
+    /// After an ambiguous failure: the tasks created since `since_unix` in the job's area that
+    /// carry every URL of the job, newest first. Empty when none was found (or the API cannot
+    /// tell: then the job is resent). The caller skips tasks it already knows as another job's.
+    fn find_tasks(&self, job: &Job, since_unix: i64) -> impl Future<Output = Result<Vec<String>, Failure>> + Send;
 }
 
 #[cfg(test)]

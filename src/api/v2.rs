@@ -249,8 +249,8 @@ impl CdnApi for V2Client {
         Ok(None)
     }
 
-    async fn find_task(&self, _job: &Job, _since_unix: i64) -> Result<Option<String>, Failure> {
-        Ok(None)
+    async fn find_tasks(&self, _job: &Job, _since_unix: i64) -> Result<Vec<String>, Failure> {
+        Ok(Vec::new())
     }
 }
 

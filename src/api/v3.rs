@@ -123,10 +123,12 @@ impl V3Client {
     }
 }
 
-/// A Describe*Tasks query for `job`'s kind: `fields` plus `PurgeType` (purges only) and the
-/// largest page.
+/// A Describe*Tasks query for `job`'s kind and area: `fields` plus `Area`, `PurgeType` (purges
+/// only) and the largest page. The area matters: the mainland and overseas jobs of one deploy
+/// carry the same URLs, and one must never be taken for the other.
 fn task_query(job: &Job, mut fields: Value) -> Value {
     fields["Limit"] = json!(1000);
+    fields["Area"] = json!(job.area.as_str());
     if job.kind != JobKind::PrefetchUrls {
         fields["PurgeType"] = json!(if job.kind == JobKind::PurgePaths { "path" } else { "url" });
     }
@@ -170,8 +172,8 @@ impl CdnApi for V3Client {
         }))
     }
 
-    async fn find_task(&self, job: &Job, since_unix: i64) -> Result<Option<String>, Failure> {
-        let Some(first) = job.urls.first() else { return Ok(None) };
+    async fn find_tasks(&self, job: &Job, since_unix: i64) -> Result<Vec<String>, Failure> {
+        let Some(first) = job.urls.first() else { return Ok(Vec::new()) };
         let now = self.clock.now_unix();
         let q = task_query(
             job,
@@ -183,20 +185,26 @@ impl CdnApi for V3Client {
         );
         let logs = self.purge_logs(job, q).await?;
         // A candidate task must carry this URL; confirm it carries every URL of the job.
-        let mut candidates: Vec<String> = logs
-            .iter()
-            .filter(|l| l.get("Url").and_then(Value::as_str) == Some(first.as_str()))
-            .filter_map(|l| l.get("TaskId").and_then(Value::as_str).map(str::to_string))
-            .collect();
-        candidates.dedup();
+        let mut candidates: Vec<String> = Vec::new();
+        for l in &logs {
+            if l.get("Url").and_then(Value::as_str) != Some(first.as_str()) {
+                continue;
+            }
+            if let Some(t) = l.get("TaskId").and_then(Value::as_str) {
+                if !candidates.iter().any(|c| c == t) {
+                    candidates.push(t.to_string());
+                }
+            }
+        }
+        let mut found = Vec::new();
         for task in candidates {
             let logs = self.purge_logs(job, task_query(job, json!({"TaskId": task}))).await?;
             let urls: std::collections::HashSet<&str> = logs.iter().filter_map(|l| l.get("Url").and_then(Value::as_str)).collect();
             if job.urls.iter().all(|u| urls.contains(u.as_str())) {
-                return Ok(Some(task));
+                found.push(task);
             }
         }
-        Ok(None)
+        Ok(found)
     }
 }
 

@@ -611,6 +611,13 @@ fn v3_handle(s: &mut State, req: &HttpRequest, action: &str) -> (String, String,
             }
             let purge_type = body.get("PurgeType").and_then(Value::as_str);
             let keyword = body.get("Keyword").and_then(Value::as_str);
+            let area = match body.get("Area").and_then(Value::as_str) {
+                None => None,
+                Some(a) => match Area::parse(a) {
+                    Some(a) => Some(a),
+                    None => return fail("InvalidParameter.CdnParamError", &format!("Area must be mainland or overseas, not {a:?}"), 0),
+                },
+            };
             let offset = body.get("Offset").and_then(Value::as_u64).unwrap_or(0) as usize;
             let limit = body.get("Limit").and_then(Value::as_u64).unwrap_or(20) as usize;
             let mut logs = Vec::new();
@@ -626,6 +633,9 @@ fn v3_handle(s: &mut State, req: &HttpRequest, action: &str) -> (String, String,
                     }
                 }
                 if task.is_some_and(|t| t != a.task_id) {
+                    continue;
+                }
+                if area.is_some_and(|want| !a.areas.contains(&want)) {
                     continue;
                 }
                 let at = a.at_ms.div_euclid(1000);

@@ -5,7 +5,7 @@
 pub mod ratelimit;
 pub mod retry;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,6 +65,9 @@ struct Shared {
     buckets: HashMap<&'static str, TokenBucket>,
     seq: usize,
     error: Option<crate::error::Error>,
+    /// Task IDs that belong to other jobs (recent history and this run): an ambiguous job's
+    /// lookup must never claim one of them, or a purge owed would be taken as done.
+    taken: HashSet<String>,
 }
 
 /// Drains jobs.
@@ -74,6 +77,8 @@ pub struct Submitter<'a, A: CdnApi> {
     pub outbox: &'a Outbox,
     pub opts: SubmitOptions,
     pub progress: &'a dyn Progress,
+    /// Task IDs of jobs already accepted (from `history.json`).
+    pub known_tasks: HashSet<String>,
 }
 
 impl<A: CdnApi> Submitter<'_, A> {
@@ -91,7 +96,15 @@ impl<A: CdnApi> Submitter<'_, A> {
             *list = go;
         }
         let deadline_ms = self.clock.now_ms() + self.opts.retry_deadline.as_millis() as i64;
-        let shared = Mutex::new(Shared { queue: purges.into(), done: Vec::new(), quota, buckets: HashMap::new(), seq: 0, error: None });
+        let shared = Mutex::new(Shared {
+            queue: purges.into(),
+            done: Vec::new(),
+            quota,
+            buckets: HashMap::new(),
+            seq: 0,
+            error: None,
+            taken: self.known_tasks.clone(),
+        });
         self.drain(&shared, deadline_ms).await;
         let purge_done = std::mem::take(&mut shared.lock().expect("submit state").done);
 
@@ -239,13 +252,17 @@ impl<A: CdnApi> Submitter<'_, A> {
             if let Some(since) = job.maybe_sent_unix {
                 // The last request may have been accepted: look before sending again.
                 self.rate_wait(shared, "Describe").await;
-                match self.api.find_task(&job, since).await {
-                    Ok(Some(task)) => {
-                        self.accept(shared, &mut job, Some(task))?;
-                        out.push(job);
-                        return Ok(out);
-                    }
-                    Ok(None) => {
+                match self.api.find_tasks(&job, since).await {
+                    Ok(tasks) => {
+                        let mine = {
+                            let st = shared.lock().expect("submit state");
+                            tasks.into_iter().find(|t| !st.taken.contains(t))
+                        };
+                        if let Some(task) = mine {
+                            self.accept(shared, &mut job, Some(task))?;
+                            out.push(job);
+                            return Ok(out);
+                        }
                         job.maybe_sent_unix = None;
                     }
                     Err(f) => {
@@ -379,7 +396,11 @@ impl<A: CdnApi> Submitter<'_, A> {
         job.error = None;
         job.maybe_sent_unix = None;
         self.outbox.remove(&job.id)?;
-        if let Some(q) = shared.lock().expect("submit state").quota.as_mut() {
+        let mut st = shared.lock().expect("submit state");
+        if let Some(t) = &job.task_id {
+            st.taken.insert(t.clone());
+        }
+        if let Some(q) = st.quota.as_mut() {
             if let Some(mut e) = q.get(job.kind, job.area) {
                 e.available = e.available.saturating_sub(job.cost());
                 q.set(job.kind, job.area, e);
