@@ -247,7 +247,9 @@ impl<A: CdnApi> Engine<A> {
             j.status = JobStatus::Pending;
         }
         outbox.put(&new_jobs)?;
+        crate::failpoint::hit("outbox-written");
         manifest::save(&self.config.state_dir, &manifest::Manifest { snapshot: p.snapshot.clone(), scan_start_ns: p.scan_start_ns })?;
+        crate::failpoint::hit("manifest-written");
         // Step 8: owed jobs first, then the new ones.
         let mut to_send: Vec<Job> = Vec::new();
         let mut held: Vec<Job> = Vec::new();

@@ -35,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod failpoint;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod model;

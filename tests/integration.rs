@@ -3,6 +3,7 @@
 mod util;
 
 mod config_errors;
+mod crash;
 mod encoding;
 mod fake;
 mod reliability;

@@ -60,6 +60,7 @@ pub fn scan(spec: &ScanSpec, prev: Option<PreviousScan<'_>>, full: bool) -> Resu
             entries.push((f.rel, f.size, f.mtime_ns, None));
         }
     }
+    crate::failpoint::hit("scan");
     let results = hash::hash_files(to_hash.iter().map(|(_, p)| p.as_path()).collect::<Vec<&Path>>().as_slice());
     let mut hashed = vec![None; entries.len()];
     for ((idx, path), res) in to_hash.iter().zip(results) {

@@ -279,7 +279,16 @@ impl<A: CdnApi> Submitter<'_, A> {
             attempt += 1;
             job.attempts += 1;
             let sent_at = self.clock.now_unix();
-            match self.api.submit(&job).await {
+            // Say durably that this job may be at the API before it is: if the process dies
+            // while the request is out, the rerun looks the task up instead of sending it twice.
+            job.maybe_sent_unix = Some(sent_at);
+            self.outbox.put(std::slice::from_ref(&job))?;
+            let res = self.api.submit(&job).await;
+            if res.as_ref().is_err_and(|f| f.class() != Class::Ambiguous) {
+                // A definite answer: the API did not take it.
+                job.maybe_sent_unix = None;
+            }
+            match res {
                 Ok(acc) => {
                     self.accept(shared, &mut job, acc.task_id)?;
                     out.push(job);
@@ -295,8 +304,6 @@ impl<A: CdnApi> Submitter<'_, A> {
                             }
                         }
                         Class::Ambiguous => {
-                            job.maybe_sent_unix = Some(sent_at);
-                            self.outbox.put(std::slice::from_ref(&job))?;
                             if !self.backoff_or_give_up(&mut job, &f, Class::Transient, attempt, deadline_ms).await? {
                                 out.push(job);
                                 return Ok(out);
@@ -396,6 +403,7 @@ impl<A: CdnApi> Submitter<'_, A> {
         job.error = None;
         job.maybe_sent_unix = None;
         self.outbox.remove(&job.id)?;
+        crate::failpoint::hit("job-accepted");
         let mut st = shared.lock().expect("submit state");
         if let Some(t) = &job.task_id {
             st.taken.insert(t.clone());

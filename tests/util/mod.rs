@@ -147,3 +147,83 @@ pub fn set<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> std::collect
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// A `cdnsync` process still running, with its stderr read line by line in the background.
+pub struct Running {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Running {
+    /// Wait (at most 60 s) for a stderr line containing `needle`.
+    #[track_caller]
+    pub fn wait_for_line(&mut self, needle: &str) {
+        loop {
+            match self.lines.recv_timeout(std::time::Duration::from_secs(60)) {
+                Ok(l) => {
+                    let hit = l.contains(needle);
+                    self.seen.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(e) => panic!("no stderr line with {needle:?} ({e}); saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// SIGKILL: no destructor, no flush, no cleanup runs.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Wait for a normal exit; returns the code and the whole stderr.
+    pub fn finish(mut self) -> (i32, String) {
+        let status = self.child.wait().unwrap();
+        while let Ok(l) = self.lines.recv_timeout(std::time::Duration::from_secs(5)) {
+            self.seen.push(l);
+        }
+        (status.code().unwrap_or(-1), self.seen.join("\n"))
+    }
+}
+
+impl TempSite {
+    /// Start the binary without waiting for it, with the fake's credentials plus `env`.
+    pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> Running {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cdnsync"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.join("home"))
+            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(stderr).lines() {
+                let Ok(l) = l else { return };
+                if tx.send(l).is_err() {
+                    return;
+                }
+            }
+        });
+        Running { child, lines, seen: Vec::new() }
+    }
+
+    /// Replace `from` by `to` in the config.
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let p = self.dir.join("cdnsync.toml");
+        let c = std::fs::read_to_string(&p).unwrap();
+        assert!(c.contains(from), "config has no {from:?}:\n{c}");
+        std::fs::write(p, c.replacen(from, to, 1)).unwrap();
+    }
+}
