@@ -2,10 +2,12 @@
 
 mod util;
 
+mod cli;
 mod config_errors;
 mod crash;
 mod encoding;
 mod fake;
+mod library;
 mod reliability;
 mod sync;
 mod v2;

@@ -1,0 +1,116 @@
+//! Commands and flags not covered elsewhere: `sync --wait`, `status --tasks`, `quota` (API 3.0),
+//! `completions`, `$CDNSYNC_CONFIG`.
+
+use std::time::Duration;
+
+use cdnsync::model::{Area, JobKind};
+
+use crate::util::*;
+
+/// A deployed site, then `page` and `a.html` edited (an `index.html` page is also prefetched).
+fn deployed(fake: &cdnsync::fake::FakeCdn, page: &str) -> TempSite {
+    let site = TempSite::new(fake, "", "");
+    site.write(page, "v1");
+    site.write("a.html", "v1");
+    site.run(&["sync"]).expect(0);
+    site.write(page, "v2");
+    site.write("a.html", "v2");
+    site
+}
+
+#[test]
+fn sync_wait_polls_until_the_tasks_finish() {
+    let fake = fake_with(|c| c.task_duration = Duration::from_millis(1500));
+    let site = deployed(&fake, "index.html");
+    let out = site.run(&["--json", "sync", "--wait=30"]);
+    out.expect(0);
+    assert_eq!(out.json()["tasks_finished"], true, "{}", out.stdout);
+    let polls = fake.requests().iter().filter(|r| r.action == "DescribePushTasks").count();
+    assert!(polls >= 1, "the prefetch tasks were polled after submission");
+}
+
+#[test]
+fn sync_wait_that_runs_out_exits_1_and_says_so() {
+    let fake = fake_with(|c| c.task_duration = Duration::from_secs(3600));
+    let site = deployed(&fake, "b.html");
+    let out = site.run(&["--json", "sync", "--wait=1"]);
+    assert_eq!(out.json()["tasks_finished"], false, "{}", out.stdout);
+    out.expect(1);
+    // Nothing is owed: the jobs were accepted, only unfinished.
+    assert_eq!(out.json()["outbox"]["pending"], 0);
+}
+
+#[test]
+fn status_tasks_asks_the_api() {
+    let fake = fake_with(|c| c.task_duration = Duration::from_secs(3600));
+    let site = deployed(&fake, "b.html");
+    site.run(&["sync"]).expect(0);
+    let st = site.run(&["--json", "status", "--tasks"]);
+    st.expect(0);
+    let tasks = st.json()["tasks"].as_array().unwrap().clone();
+    let purges: Vec<_> = tasks.iter().filter(|t| t["kind"] == "purge_urls").collect();
+    assert_eq!(purges.len(), 2, "one purge task per area: {tasks:?}");
+    assert!(purges.iter().all(|t| t["state"] == "process"), "{tasks:?}");
+    let ids: Vec<String> = fake.accepted().iter().map(|a| a.task_id.clone()).collect();
+    assert!(purges.iter().all(|t| ids.contains(&t["task_id"].as_str().unwrap().to_string())), "{tasks:?}");
+    assert!(fake.requests().iter().any(|r| r.action == "DescribePurgeTasks"));
+    // Without --tasks the API is not asked.
+    let before = fake.requests().len();
+    site.run(&["status"]).expect(0);
+    assert_eq!(fake.requests().len(), before);
+}
+
+#[test]
+fn quota_asks_the_api_on_v3() {
+    let fake = fake();
+    fake.set_available(JobKind::PurgeUrls, Area::Overseas, 1234);
+    let site = TempSite::new(&fake, "", "");
+    let out = site.run(&["--json", "quota"]);
+    out.expect(0);
+    let j = out.json();
+    assert_eq!(j["entries"]["purge_urls/overseas"]["available"], 1234, "{j}");
+    assert_eq!(j["entries"]["purge_urls/mainland"]["available"], 10000, "{j}");
+    assert_eq!(j["entries"]["purge_paths/mainland"]["total"], 100, "{j}");
+    let human = site.run(&["quota"]);
+    assert!(human.stderr.contains("1234 of  10000"), "{}", human.stderr);
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let fake = fake();
+    let site = TempSite::new(&fake, "", "");
+    for (shell, needle) in [("bash", "complete -F"), ("zsh", "#compdef cdnsync"), ("fish", "complete -c cdnsync")] {
+        let out = site.run(&["completions", shell]);
+        out.expect(0);
+        assert!(out.stdout.contains(needle), "{shell}: {}", &out.stdout[..out.stdout.len().min(300)]);
+        assert!(out.stdout.contains("sync"), "{shell} completes subcommands");
+    }
+    site.run(&["completions", "tcsh"]).expect(2);
+}
+
+#[test]
+fn config_from_environment_variable_and_dash_c() {
+    let fake = fake();
+    let site = TempSite::new(&fake, "", "");
+    site.write("a.html", "x");
+    std::fs::create_dir_all(site.dir.join("elsewhere")).unwrap();
+    let moved = site.dir.join("conf/site.toml");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    // Relative paths in the config are relative to its folder.
+    let text =
+        std::fs::read_to_string(site.dir.join("cdnsync.toml")).unwrap().replace("publish_dir = \"public\"", "publish_dir = \"../public\"");
+    std::fs::write(&moved, text).unwrap();
+    std::fs::remove_file(site.dir.join("cdnsync.toml")).unwrap();
+    let env = [("TENCENTCLOUD_SECRET_ID", SECRET_ID), ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY), ("CDNSYNC_CONFIG", moved.to_str().unwrap())];
+    let out = site.run_env(&["--json", "status"], &env);
+    out.expect(0);
+    assert!(out.json()["state_dir"].as_str().unwrap().ends_with("conf/.cdnsync"), "{}", out.stdout);
+    // No config where it looks by default: exit 2 naming the path.
+    let out = site.run(&["status"]);
+    out.expect(2);
+    assert!(out.stderr.contains("cdnsync.toml"), "{}", out.stderr);
+    // -c wins over the variable.
+    let out = site.run_env(&["-c", "nowhere.toml", "status"], &env);
+    out.expect(2);
+    assert!(out.stderr.contains("nowhere.toml"), "{}", out.stderr);
+}

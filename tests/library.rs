@@ -1,0 +1,114 @@
+//! The engine as a library, on a [`ManualClock`] shared with the fake: backoff, rate limits and
+//! the daily quota reset happen in simulated time, so these runs take milliseconds.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cdnsync::clock::{Clock, ManualClock};
+use cdnsync::config::credentials::Credentials;
+use cdnsync::fake::{FakeCdn, FakeConfig};
+use cdnsync::model::{Area, JobKind};
+use cdnsync::{AnyApi, Engine, SyncOptions};
+
+use crate::util::*;
+
+/// 2026-11-23 23:59:00 China Standard Time, in milliseconds.
+const LATE_EVENING_CST_MS: i64 = 1_795_449_540_000;
+
+fn engine(site: &TempSite, clock: &ManualClock) -> Engine<AnyApi> {
+    let cfg = cdnsync::config::load(&site.dir.join("cdnsync.toml")).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let api = cdnsync::api_for(&cfg, Credentials::new(SECRET_ID, SECRET_KEY, None), clock.clone()).unwrap();
+    Engine::new(cfg, api, clock)
+}
+
+fn fake_on(clock: &ManualClock, f: impl FnOnce(&mut FakeConfig)) -> FakeCdn {
+    let mut c = FakeConfig { clock: Arc::new(clock.clone()), ..FakeConfig::default() };
+    f(&mut c);
+    FakeCdn::start(c).unwrap()
+}
+
+fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+#[test]
+fn clock_constant_is_late_evening_in_china() {
+    let unix = LATE_EVENING_CST_MS / 1000;
+    assert_eq!(cdnsync::clock::next_quota_reset(unix) - unix, 60, "one minute to the reset");
+}
+
+#[test]
+fn thirty_percent_transient_faults_one_sync_delivers_everything() {
+    for seed in [1, 2, 3] {
+        let clock = ManualClock::new(LATE_EVENING_CST_MS - 3_600_000);
+        let fake = fake_on(&clock, |c| {
+            c.seed = seed;
+            for area in Area::ALL {
+                let mut e = c.quota.get(JobKind::PurgeUrls, area).unwrap();
+                e.batch = 10;
+                c.quota.set(JobKind::PurgeUrls, area, e);
+            }
+        });
+        let site = TempSite::new(&fake, "", "");
+        site.edit_config("retry_deadline_secs = 20", "retry_deadline_secs = 300");
+        let pages: Vec<String> = (0..150).map(|i| format!("d{}/{}.html", i % 10, i)).collect();
+        let indexes: Vec<String> = (0..10).map(|d| format!("d{d}/index.html")).collect();
+        for p in pages.iter().chain(&indexes) {
+            site.write(p, "v1");
+        }
+        let e = engine(&site, &clock);
+        block(e.sync(&SyncOptions::default(), &())).unwrap();
+        for p in pages.iter().chain(&indexes) {
+            site.write(p, "v2");
+        }
+        fake.set_fault_rate(0.3);
+        let r = block(e.sync(&SyncOptions::default(), &())).unwrap();
+        assert_eq!(r.exit_code(), 0, "seed {seed}: {:?}", r.jobs);
+        // Each index page is also purged under its directory URL (`/d0/`).
+        let dirs = (0..10).map(|d| format!("d{d}/"));
+        let want: BTreeSet<String> =
+            pages.iter().chain(&indexes).cloned().chain(dirs).map(|p| format!("https://www.example.com/{p}")).collect();
+        for area in Area::ALL {
+            assert_eq!(fake.urls(JobKind::PurgeUrls, area), want, "seed {seed} {area}");
+            assert_eq!(fake.urls(JobKind::PrefetchUrls, area).len(), 20, "seed {seed} {area}: index pages and their directory URLs");
+        }
+        let faults = fake.requests().iter().filter(|r| r.outcome != "ok").count();
+        assert!(faults >= 10, "seed {seed}: the fake injected faults ({faults})");
+        assert_eq!(e.status().unwrap().outbox.pending, 0);
+    }
+}
+
+#[test]
+fn deferred_by_quota_delivered_after_midnight_china_time() {
+    let clock = ManualClock::new(LATE_EVENING_CST_MS);
+    let fake = fake_on(&clock, |_| {});
+    let site = TempSite::new(&fake, "", "");
+    for i in 0..4 {
+        site.write(&format!("p/{i}.html"), "v1");
+    }
+    let e = engine(&site, &clock);
+    block(e.sync(&SyncOptions::default(), &())).unwrap();
+    for i in 0..4 {
+        site.write(&format!("p/{i}.html"), "v2");
+    }
+    fake.set_available(JobKind::PurgeUrls, Area::Overseas, 0);
+    fake.set_available(JobKind::PurgePaths, Area::Overseas, 0);
+    let r = block(e.sync(&SyncOptions::default(), &())).unwrap();
+    assert_eq!(r.exit_code(), 4);
+    assert_eq!(r.outbox.deferred, 1);
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Mainland).len(), 4);
+    // Thirty seconds later, still before the reset: nothing is sent, still owed.
+    clock.advance(Duration::from_secs(30));
+    let before = work_requests(&fake).len();
+    let r = block(e.sync(&SyncOptions::default(), &())).unwrap();
+    assert_eq!(r.exit_code(), 4);
+    assert_eq!(work_requests(&fake).len(), before, "no request spent on a quota known to be gone");
+    // Past 00:00 UTC+8 the fake's quota resets by its own clock and the job goes out.
+    clock.advance(Duration::from_secs(31));
+    let r = block(e.sync(&SyncOptions::default(), &())).unwrap();
+    assert_eq!(r.exit_code(), 0, "{:?}", r.jobs);
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Overseas).len(), 4);
+    assert_eq!(e.status().unwrap().outbox.deferred, 0);
+}
