@@ -29,6 +29,11 @@ pub struct SyncOptions {
     pub retry_failed: bool,
     /// Then poll the submitted tasks until they finish, at most this long.
     pub wait: Option<Duration>,
+    /// Only these paths (relative to `publish_dir`, files or directories) may have changed: rescan
+    /// just them and carry the rest of the manifest over (watch mode, or a site generator that
+    /// knows what it wrote). `Some(vec![])` scans nothing and only sends owed jobs. Ignored
+    /// (a whole scan) when there is no manifest yet.
+    pub paths: Option<Vec<String>>,
 }
 
 /// One job in a report (SPEC §6).
@@ -159,11 +164,14 @@ impl<A: CdnApi> Engine<A> {
     fn compute(&self, opts: &SyncOptions, owed: &[Job], quota: &QuotaBook) -> Result<Planned> {
         let prev = manifest::load(&self.config.state_dir)?;
         let scan_start_ns = self.clock.now_ms().saturating_mul(1_000_000);
-        let scanned = scan::scan(
-            &self.scan_spec(),
-            prev.as_ref().map(|m| PreviousScan { snapshot: &m.snapshot, scan_start_ns: m.scan_start_ns }),
-            opts.full,
-        )?;
+        let previous = prev.as_ref().map(|m| PreviousScan { snapshot: &m.snapshot, scan_start_ns: m.scan_start_ns });
+        let (scanned, scan_start_ns) = match (&opts.paths, previous) {
+            // Entries carried over were vouched for by the earlier scan: keep its start time, so
+            // that the racy-timestamp rule still covers them (the rescanned files merely get
+            // rehashed once more by the next whole scan).
+            (Some(paths), Some(previous)) if !opts.all => (scan::scan_paths(&self.scan_spec(), previous, paths)?, previous.scan_start_ns),
+            _ => (scan::scan(&self.scan_spec(), previous, opts.full)?, scan_start_ns),
+        };
         let stats = ScanStats { files: scanned.snapshot.len(), hashed: scanned.hashed, reused: scanned.reused };
         let baseline = opts.baseline || (prev.is_none() && !opts.all);
         let old = prev.map(|m| m.snapshot).unwrap_or_default();

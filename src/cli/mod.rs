@@ -234,6 +234,7 @@ fn run_inner(args: &Args) -> Result<u8> {
                 baseline: *baseline,
                 retry_failed: *retry_failed,
                 wait: wait.map(Duration::from_secs),
+                paths: None,
             };
             let progress = render::Bars::new(!args.json && !args.quiet);
             let report = runtime()?.block_on(e.sync(&opts, &progress))?;

@@ -43,7 +43,33 @@ pub struct ScanOutcome {
 /// (everything when `full` or without a previous scan).
 pub fn scan(spec: &ScanSpec, prev: Option<PreviousScan<'_>>, full: bool) -> Result<ScanOutcome> {
     let walked = walk::walk(spec)?;
-    let mut out = ScanOutcome { warnings: walked.warnings, ..Default::default() };
+    build(spec, walked, prev, full, Snapshot::default())
+}
+
+/// Rescan only `paths` (relative to the root: files or directories, touched since `prev`, e.g.
+/// by watch mode's events); every other entry of `prev` is carried over untouched. A path that
+/// is gone drops its entry and everything under it.
+pub fn scan_paths(spec: &ScanSpec, prev: PreviousScan<'_>, paths: &[String]) -> Result<ScanOutcome> {
+    let walked = walk::walk_paths(spec, paths)?;
+    let mut base = prev.snapshot.clone();
+    for p in paths {
+        let p = p.trim_matches('/');
+        if p.is_empty() {
+            base.files.clear();
+            continue;
+        }
+        base.files.remove(p);
+        let dir = format!("{p}/");
+        let under: Vec<String> = base.files.range(dir.clone()..).take_while(|(k, _)| k.starts_with(&dir)).map(|(k, _)| k.clone()).collect();
+        for k in under {
+            base.files.remove(&k);
+        }
+    }
+    build(spec, walked, Some(prev), false, base)
+}
+
+fn build(spec: &ScanSpec, walked: walk::Walked, prev: Option<PreviousScan<'_>>, full: bool, base: Snapshot) -> Result<ScanOutcome> {
+    let mut out = ScanOutcome { warnings: walked.warnings, snapshot: base, ..Default::default() };
     let mut to_hash: Vec<(usize, PathBuf)> = Vec::new();
     let mut entries: Vec<(String, u64, i64, Option<FileMeta>)> = Vec::with_capacity(walked.files.len());
     for f in walked.files {
@@ -93,4 +119,57 @@ pub fn scan(spec: &ScanSpec, prev: Option<PreviousScan<'_>>, full: bool) -> Resu
         out.snapshot.files.insert(rel, meta);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(root: &Path) -> ScanSpec {
+        let c = crate::config::from_str("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\n", Path::new("t"), root).unwrap();
+        ScanSpec { root: root.to_path_buf(), exclude: c.exclude, exclude_dirs: c.exclude_dirs }
+    }
+
+    fn write(root: &Path, rel: &str, body: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+
+    #[test]
+    fn scanning_touched_paths_agrees_with_a_whole_scan() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for rel in ["a.html", "keep/b.html", "keep/c.html", "gone/d.html", "gone/sub/e.html"] {
+            write(root, rel, rel);
+        }
+        let spec = spec(root);
+        let first = scan(&spec, None, false).unwrap();
+        let prev = PreviousScan { snapshot: &first.snapshot, scan_start_ns: 0 };
+
+        write(root, "a.html", "changed");
+        write(root, "new/f.html", "new");
+        write(root, "new/.f.html.swp", "editor swap file");
+        std::fs::remove_dir_all(root.join("gone")).unwrap();
+        write(root, ".git/objects/x", "never tracked");
+        let touched: Vec<String> = ["a.html", "new", "gone", ".git/objects/x", "no/such/file"].map(String::from).to_vec();
+        let partial = scan_paths(&spec, prev, &touched).unwrap();
+        let whole = scan(&spec, None, false).unwrap();
+        assert_eq!(partial.snapshot, whole.snapshot);
+        assert_eq!(partial.hashed, 2, "only a.html and new/f.html were read");
+        assert!(partial.snapshot.files.contains_key("keep/b.html"), "untouched entries carried over");
+        assert!(!partial.snapshot.files.keys().any(|k| k.starts_with("gone/")));
+    }
+
+    #[test]
+    fn touched_root_rescans_everything() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "a.html", "1");
+        let spec = spec(tmp.path());
+        let first = scan(&spec, None, false).unwrap();
+        std::fs::remove_file(tmp.path().join("a.html")).unwrap();
+        write(tmp.path(), "b.html", "2");
+        let partial = scan_paths(&spec, PreviousScan { snapshot: &first.snapshot, scan_start_ns: 0 }, &[String::new()]).unwrap();
+        assert_eq!(partial.snapshot.files.keys().collect::<Vec<_>>(), ["b.html"]);
+    }
 }

@@ -56,7 +56,48 @@ type Pending = (PathBuf, String, Vec<(u64, u64)>);
 pub fn walk(spec: &ScanSpec) -> Result<Walked> {
     let root_meta = fs::metadata(&spec.root).map_err(|e| Error::io(&spec.root, e))?;
     let mut out = Walked::default();
-    let mut stack: Vec<Pending> = vec![(spec.root.clone(), String::new(), vec![dir_id(&root_meta)])];
+    let stack: Vec<Pending> = vec![(spec.root.clone(), String::new(), vec![dir_id(&root_meta)])];
+    drain(spec, stack, &mut out)?;
+    out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+/// Only the given paths (relative to the root, `/`-separated): each file that exists and is not
+/// excluded, and every file under each directory. Paths that no longer exist yield nothing (the
+/// caller treats them as removed). Sorted by path, without duplicates.
+pub fn walk_paths(spec: &ScanSpec, rels: &[String]) -> Result<Walked> {
+    let root_meta = fs::metadata(&spec.root).map_err(|e| Error::io(&spec.root, e))?;
+    let mut out = Walked::default();
+    let mut stack: Vec<Pending> = Vec::new();
+    'paths: for rel in rels {
+        let rel = rel.trim_matches('/');
+        if rel.is_empty() {
+            stack.push((spec.root.clone(), String::new(), vec![dir_id(&root_meta)]));
+            continue;
+        }
+        // Inside an excluded directory (`.git/`, the state dir…): never tracked.
+        for (i, _) in rel.match_indices('/') {
+            if spec.exclude_dirs.is_match(&rel[..i]) {
+                continue 'paths;
+            }
+        }
+        let abs = spec.root.join(rel);
+        let Ok(meta) = fs::metadata(&abs) else { continue };
+        if meta.is_dir() {
+            if !spec.exclude_dirs.is_match(rel) {
+                stack.push((abs, format!("{rel}/"), vec![dir_id(&root_meta), dir_id(&meta)]));
+            }
+        } else if meta.is_file() && !spec.exclude.is_match(rel) {
+            out.files.push(Found { rel: rel.to_string(), abs, size: meta.len(), mtime_ns: mtime_ns(&meta) });
+        }
+    }
+    drain(spec, stack, &mut out)?;
+    out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    out.files.dedup_by(|a, b| a.rel == b.rel);
+    Ok(out)
+}
+
+fn drain(spec: &ScanSpec, mut stack: Vec<Pending>, out: &mut Walked) -> Result<()> {
     while let Some((dir, prefix, ancestors)) = stack.pop() {
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
@@ -133,8 +174,7 @@ pub fn walk(spec: &ScanSpec) -> Result<Walked> {
             }
         }
     }
-    out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(all(test, unix))]
