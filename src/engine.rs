@@ -144,7 +144,12 @@ impl<A: CdnApi> Engine<A> {
         Outbox::new(&self.config.state_dir)
     }
 
-    fn scan_spec(&self) -> ScanSpec {
+    /// The jobs still owed (pending, deferred, failed), read from the outbox. Needs no lock.
+    pub fn owed(&self) -> Result<Vec<Job>> {
+        self.outbox().load()
+    }
+
+    pub fn scan_spec(&self) -> ScanSpec {
         ScanSpec {
             root: self.config.publish_dir.clone(),
             exclude: self.config.exclude.clone(),

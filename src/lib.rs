@@ -43,6 +43,7 @@ pub mod plan;
 pub mod scan;
 pub mod state;
 pub mod submit;
+pub mod watch;
 
 use std::sync::Arc;
 

@@ -12,3 +12,4 @@ mod reliability;
 mod sync;
 mod v2;
 mod vectors;
+mod watch;

@@ -112,3 +112,45 @@ fn deferred_by_quota_delivered_after_midnight_china_time() {
     assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Overseas).len(), 4);
     assert_eq!(e.status().unwrap().outbox.deferred, 0);
 }
+
+/// Watch mode retries a job deferred by quota at the reset, in the background: on a manual clock
+/// the wait until 00:00 UTC+8 passes at once.
+#[test]
+fn watch_retries_deferred_jobs_after_the_quota_reset() {
+    let clock = ManualClock::new(LATE_EVENING_CST_MS);
+    let fake = fake_on(&clock, |_| {});
+    let site = TempSite::new(&fake, "", "");
+    for i in 0..3 {
+        site.write(&format!("p/{i}.html"), "v1");
+    }
+    let e = engine(&site, &clock);
+    block(e.sync(&SyncOptions::default(), &())).unwrap();
+    for i in 0..3 {
+        site.write(&format!("p/{i}.html"), "v2");
+    }
+    fake.set_available(JobKind::PurgeUrls, Area::Overseas, 0);
+    fake.set_available(JobKind::PurgePaths, Area::Overseas, 0);
+    let opts = cdnsync::watch::WatchOptions::default();
+    let summary = block(async {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let watcher = cdnsync::watch::run(&e, &opts, &(), async {
+            let _ = stop_rx.await;
+        });
+        let check = async {
+            // Give the watcher (simulated) time; stop once the overseas purge is through.
+            for _ in 0..400 {
+                if fake.urls(JobKind::PurgeUrls, Area::Overseas).len() == 3 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            let _ = stop_tx.send(());
+        };
+        let (summary, ()) = tokio::join!(watcher, check);
+        summary.unwrap()
+    });
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Overseas).len(), 3, "delivered after the reset");
+    assert!(clock.now_ms() >= LATE_EVENING_CST_MS + 60_000, "the watcher waited for 00:00 CST");
+    assert_eq!(summary.syncs, 2, "the start-up sync, then the retry at the reset");
+    assert_eq!(summary.owed_at_exit, 0);
+}

@@ -148,6 +148,8 @@ fn init_logging(args: &Args) {
         "error"
     } else {
         match args.verbose {
+            // A watcher is a service: say what each sync did.
+            0 if matches!(args.command, Command::Watch { .. }) => "info",
             0 => "warn",
             1 => "info",
             _ => "debug",
@@ -175,6 +177,29 @@ fn credential_sources() -> (impl Fn(&str) -> Option<String>, Option<PathBuf>) {
 fn resolve_credentials(cfg: &config::Config) -> Result<Credentials> {
     let (env, home) = credential_sources();
     credentials::resolve(&Sources { env: &env, home }, cfg.credentials_file.as_deref())
+}
+
+/// Completes on SIGINT or SIGTERM.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let err = |e: std::io::Error| Error::Usage(format!("cannot listen for signals: {e}"));
+        let mut term = signal(SignalKind::terminate()).map_err(err)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(err)?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = int.recv() => tracing::info!("SIGINT received"),
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -242,7 +267,19 @@ fn run_inner(args: &Args) -> Result<u8> {
             out.report("sync", &report);
             Ok(report.exit_code())
         }
-        Command::Watch { .. } => Err(Error::Usage("watch is not available in this build yet".into())),
+        Command::Watch { poll } => {
+            let cfg = config::load(&config_path(args))?;
+            let creds = resolve_credentials(&cfg)?;
+            let e = engine(args, cfg, creds)?;
+            let opts = crate::watch::WatchOptions { poll: poll.map(Duration::from_millis), ..Default::default() };
+            let rt = runtime()?;
+            let summary = rt.block_on(async {
+                let shutdown = shutdown_signal()?;
+                crate::watch::run(&e, &opts, &(), shutdown).await
+            })?;
+            out.watch_summary(&summary);
+            Ok(0)
+        }
         Command::Purge { targets, dir, area } => adhoc(args, &out, JobKind::PurgeUrls, targets, *dir, *area),
         Command::Prefetch { targets, area } => adhoc(args, &out, JobKind::PrefetchUrls, targets, false, *area),
         Command::Status { tasks } => {

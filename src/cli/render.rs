@@ -138,6 +138,15 @@ impl Output {
         eprint!("{s}");
     }
 
+    /// When the watcher stops.
+    pub fn watch_summary(&self, s: &crate::watch::WatchSummary) {
+        if self.json {
+            print_json(&json!({"syncs": s.syncs, "failed_syncs": s.failed_syncs, "owed": s.owed_at_exit}));
+        } else if !self.quiet {
+            eprintln!("cdnsync watch stopped after {} sync(s) ({} failed); {} job(s) owed", s.syncs, s.failed_syncs, s.owed_at_exit);
+        }
+    }
+
     pub fn quota(&self, q: &QuotaBook) {
         if self.json {
             print_json(&serde_json::to_value(q).expect("quota serialises"));

@@ -322,6 +322,11 @@ pub fn validate(raw: RawConfig, text: &str, file: &Path, base_dir: &Path) -> Res
             Err(e) => v.err_at(g, &format!("exclude[{i}]"), format!("invalid glob \"{}\": {e}", g.get_ref())),
         }
     }
+    // The trigger file is a signal from the deploy tool, not content: never tracked or purged.
+    let watch = watch(&mut v, raw.watch.as_ref());
+    if let Some(t) = &watch.trigger_file {
+        ex.add(compile_glob(&globset::escape(t)).expect("an escaped path compiles"));
+    }
     let exclude = ex.build().unwrap_or_else(|_| GlobSet::empty());
     let exclude_dirs = ex_dirs.build().unwrap_or_else(|_| GlobSet::empty());
 
@@ -351,7 +356,6 @@ pub fn validate(raw: RawConfig, text: &str, file: &Path, base_dir: &Path) -> Res
         }
     }
 
-    let watch = watch(&mut v, raw.watch.as_ref());
     let limits = limits(&mut v, raw.limits.as_ref());
 
     if !v.errors.is_empty() {

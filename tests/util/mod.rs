@@ -173,6 +173,32 @@ impl Running {
         }
     }
 
+    /// Lines printed so far (without waiting).
+    pub fn lines_now(&mut self) -> &[String] {
+        while let Ok(l) = self.lines.try_recv() {
+            self.seen.push(l);
+        }
+        &self.seen
+    }
+
+    /// Send SIGTERM (as systemd does on stop).
+    pub fn terminate(&self) {
+        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill -TERM failed");
+    }
+
+    /// Wait for a normal exit, at most `secs` seconds.
+    pub fn finish_within(mut self, secs: u64) -> (i32, String) {
+        for _ in 0..secs * 20 {
+            if self.child.try_wait().unwrap().is_some() {
+                return self.finish();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let seen = self.lines_now().join("\n");
+        panic!("still running after {secs} s; stderr:\n{seen}");
+    }
+
     /// SIGKILL: no destructor, no flush, no cleanup runs.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
@@ -182,10 +208,11 @@ impl Running {
     /// Wait for a normal exit; returns the code and the whole stderr.
     pub fn finish(mut self) -> (i32, String) {
         let status = self.child.wait().unwrap();
-        while let Ok(l) = self.lines.recv_timeout(std::time::Duration::from_secs(5)) {
+        let lines = std::mem::replace(&mut self.lines, std::sync::mpsc::channel().1);
+        while let Ok(l) = lines.recv_timeout(std::time::Duration::from_secs(5)) {
             self.seen.push(l);
         }
-        (status.code().unwrap_or(-1), self.seen.join("\n"))
+        (status.code().unwrap_or(-1), std::mem::take(&mut self.seen).join("\n"))
     }
 }
 
@@ -219,11 +246,28 @@ impl TempSite {
         Running { child, lines, seen: Vec::new() }
     }
 
+    /// Append TOML to the config.
+    pub fn append_config(&self, extra: &str) {
+        let p = self.dir.join("cdnsync.toml");
+        let c = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(p, format!("{c}\n{extra}\n")).unwrap();
+    }
+
     /// Replace `from` by `to` in the config.
     pub fn edit_config(&self, from: &str, to: &str) {
         let p = self.dir.join("cdnsync.toml");
         let c = std::fs::read_to_string(&p).unwrap();
         assert!(c.contains(from), "config has no {from:?}:\n{c}");
         std::fs::write(p, c.replacen(from, to, 1)).unwrap();
+    }
+}
+
+/// A test never leaves a process behind, even when it fails.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
