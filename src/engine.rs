@@ -90,6 +90,8 @@ pub struct Report {
     pub quota_after: std::collections::BTreeMap<String, u64>,
     /// With `--wait`: did every submitted task finish?
     pub tasks_finished: Option<bool>,
+    /// API requests sent to submit jobs or look them up (not counting quota and task polls).
+    pub requests: usize,
 }
 
 impl Report {
@@ -166,7 +168,7 @@ impl<A: CdnApi> Engine<A> {
     }
 
     /// Steps 3–6, read-only.
-    fn compute(&self, opts: &SyncOptions, owed: &[Job], quota: &QuotaBook) -> Result<Planned> {
+    fn compute(&self, opts: &SyncOptions, owed: &[Job], quota: &QuotaBook, progress: &dyn Progress) -> Result<Planned> {
         let prev = manifest::load(&self.config.state_dir)?;
         let scan_start_ns = self.clock.now_ms().saturating_mul(1_000_000);
         let previous = prev.as_ref().map(|m| PreviousScan { snapshot: &m.snapshot, scan_start_ns: m.scan_start_ns });
@@ -174,8 +176,10 @@ impl<A: CdnApi> Engine<A> {
             // Entries carried over were vouched for by the earlier scan: keep its start time, so
             // that the racy-timestamp rule still covers them (the rescanned files merely get
             // rehashed once more by the next whole scan).
-            (Some(paths), Some(previous)) if !opts.all => (scan::scan_paths(&self.scan_spec(), previous, paths)?, previous.scan_start_ns),
-            _ => (scan::scan(&self.scan_spec(), previous, opts.full)?, scan_start_ns),
+            (Some(paths), Some(previous)) if !opts.all => {
+                (scan::scan_paths(&self.scan_spec(), previous, paths, progress)?, previous.scan_start_ns)
+            }
+            _ => (scan::scan_with(&self.scan_spec(), previous, opts.full, progress)?, scan_start_ns),
         };
         let stats = ScanStats { files: scanned.snapshot.len(), hashed: scanned.hashed, reused: scanned.reused };
         let baseline = opts.baseline || (prev.is_none() && !opts.all);
@@ -207,7 +211,7 @@ impl<A: CdnApi> Engine<A> {
     pub fn plan(&self, opts: &SyncOptions) -> Result<Report> {
         let owed = self.outbox().load()?;
         let quota = self.known_quota();
-        let p = self.compute(opts, &owed, &quota)?;
+        let p = self.compute(opts, &owed, &quota, &())?;
         let mut jobs: Vec<JobReport> = owed.iter().map(|j| JobReport::of(j, self.action(j))).collect();
         jobs.extend(p.plan.jobs.iter().map(|j| JobReport::of(j, self.action(j))));
         let mut notes = p.plan.notes.clone();
@@ -226,6 +230,7 @@ impl<A: CdnApi> Engine<A> {
             quota_before: p.plan.quota_before,
             quota_after,
             tasks_finished: None,
+            requests: 0,
         })
     }
 
@@ -252,7 +257,7 @@ impl<A: CdnApi> Engine<A> {
             state::save_quota(&self.config.state_dir, q)?;
         }
         let quota = fresh.clone().unwrap_or_else(|| self.known_quota());
-        let p = self.compute(opts, &owed, &quota)?;
+        let p = self.compute(opts, &owed, &quota, progress)?;
         warnings.extend(p.warnings.iter().cloned());
         // Step 7: the jobs first, then the manifest that makes them owed.
         let mut new_jobs = p.plan.jobs.clone();
@@ -312,6 +317,7 @@ impl<A: CdnApi> Engine<A> {
             quota_after: after(&p.plan.quota_before, &p.plan.quota_used),
             quota_before: p.plan.quota_before,
             tasks_finished,
+            requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -328,7 +334,7 @@ impl<A: CdnApi> Engine<A> {
             opts.fixed_purge_delay = Some(self.config.provider.v2_prefetch_delay);
         }
         let known_tasks = self.recent_accepted().into_iter().filter_map(|j| j.task_id).collect();
-        Submitter { api: &self.api, clock: self.clock.clone(), outbox, opts, progress, known_tasks }
+        Submitter { api: &self.api, clock: self.clock.clone(), outbox, opts, progress, known_tasks, requests: Default::default() }
     }
 
     /// Ad hoc jobs (`purge`, `prefetch`): persisted, then sent like any other.
@@ -341,12 +347,14 @@ impl<A: CdnApi> Engine<A> {
         }
         outbox.put(&jobs)?;
         let quota = self.api.quota().await.ok().flatten();
-        let done = self.submitter(&outbox, progress).run(jobs, quota).await?;
+        let submitter = self.submitter(&outbox, progress);
+        let done = submitter.run(jobs, quota).await?;
         self.record_history(&done)?;
         let remaining = outbox.load()?;
         Ok(Report {
             jobs: done.iter().map(|j| JobReport::of(j, self.action(j))).collect(),
             outbox: OutboxCounts::of(&remaining),
+            requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
             ..Report::default()
         })
     }

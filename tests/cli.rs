@@ -114,3 +114,53 @@ fn config_from_environment_variable_and_dash_c() {
     out.expect(2);
     assert!(out.stderr.contains("nowhere.toml"), "{}", out.stderr);
 }
+
+#[test]
+fn human_summary_says_what_was_sent_and_what_is_left() {
+    let fake = fake();
+    let site = deployed(&fake, "b.html");
+    let out = site.run(&["sync"]);
+    out.expect(0);
+    assert!(out.stderr.contains("scanned 2 files"), "{}", out.stderr);
+    assert!(out.stderr.contains("changes: 0 added, 2 modified, 0 removed, 0 unchanged"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "sent 2 request(s); purged mainland 2 URL(s), overseas 2 URL(s); quota left today (estimated): purge_urls/mainland 9998, purge_urls/overseas 9998"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("owed: 0 pending, 0 deferred, 0 failed"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "human text goes to stderr");
+}
+
+/// Progress bars appear on a terminal (a pseudo-terminal from `script`), never in a pipe.
+#[test]
+fn progress_bars_only_on_a_terminal() {
+    let fake = fake();
+    let site = TempSite::new(&fake, "", "");
+    for i in 0..50 {
+        site.write(&format!("p/{i}.html"), "v1");
+    }
+    let bin = env!("CARGO_BIN_EXE_cdnsync");
+    let run = |cmd: String| {
+        std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(&site.dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", site.dir.join("home"))
+            .env("TERM", "xterm")
+            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+            .output()
+            .unwrap()
+    };
+    let tty = run(format!("{bin} sync --full"));
+    let text = String::from_utf8_lossy(&tty.stdout);
+    assert!(text.contains("hashing"), "a bar while hashing on a terminal: {text}");
+    let piped = site.run(&["sync", "--full"]);
+    assert!(!piped.stderr.contains("hashing"), "{}", piped.stderr);
+    let quiet = run(format!("{bin} -q sync --full"));
+    assert!(!String::from_utf8_lossy(&quiet.stdout).contains("hashing"), "-q: no bars");
+}

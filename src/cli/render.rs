@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::api::{CdnApi, TaskState};
 use crate::engine::{Engine, Report, StatusReport};
 use crate::error::Error;
-use crate::model::{Job, QuotaBook};
+use crate::model::{Job, JobKind, QuotaBook};
 use crate::submit::Progress;
 
 /// How to print.
@@ -99,6 +99,9 @@ impl Output {
                 s += &format!("quota (last known): {}\n", used.join(", "));
             }
         }
+        if command != "plan" {
+            s += &summary_line(r);
+        }
         let o = &r.outbox;
         s += &format!("owed: {} pending, {} deferred, {} failed\n", o.pending, o.deferred, o.failed);
         if r.tasks_finished == Some(false) {
@@ -179,29 +182,86 @@ pub async fn task_states<A: CdnApi>(e: &Engine<A>) -> Vec<serde_json::Value> {
     out
 }
 
-/// Progress on stderr while submitting, only on a terminal.
+/// Progress bars on stderr (hashing, then submitting), only when stderr is a terminal and
+/// neither `--json` nor `-q` was given.
 pub struct Bars {
     on: bool,
-    done: std::sync::atomic::AtomicUsize,
+    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
 }
 
 impl Bars {
     pub fn new(wanted: bool) -> Self {
-        Bars { on: wanted && std::io::stderr().is_terminal(), done: Default::default() }
+        Bars { on: wanted && std::io::stderr().is_terminal(), bar: Default::default() }
     }
 
+    fn start(&self, len: usize, what: &str) {
+        if !self.on || len == 0 {
+            return;
+        }
+        let style = indicatif::ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> ");
+        let bar = indicatif::ProgressBar::new(len as u64).with_style(style).with_message(what.to_string());
+        if let Some(old) = self.bar.lock().expect("bar").replace(bar) {
+            old.finish_and_clear();
+        }
+    }
+
+    fn inc(&self) {
+        if let Some(b) = self.bar.lock().expect("bar").as_ref() {
+            b.inc(1);
+        }
+    }
+
+    /// Clear the bar before the summary is printed.
     pub fn finish(&self) {
-        if self.on && self.done.load(std::sync::atomic::Ordering::Relaxed) > 0 {
-            eprintln!();
+        if let Some(b) = self.bar.lock().expect("bar").take() {
+            b.finish_and_clear();
         }
     }
 }
 
 impl Progress for Bars {
-    fn job_done(&self, job: &Job) {
-        if self.on {
-            let n = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            eprint!("\rsubmitted {n} job(s), last: {} {} {}   ", job.kind, job.area, job.status.as_str());
-        }
+    fn hashing(&self, files: usize) {
+        self.start(files, "hashing");
     }
+
+    fn hashed(&self) {
+        self.inc();
+    }
+
+    fn submitting(&self, jobs: usize) {
+        self.start(jobs, "submitting");
+    }
+
+    fn job_done(&self, _job: &Job) {
+        self.inc();
+    }
+}
+
+/// "sent 4 request(s); purged mainland 12 URL(s), overseas 12 URL(s); quota left …" for a run
+/// that submitted.
+pub fn summary_line(r: &Report) -> String {
+    use std::collections::BTreeMap;
+    let mut per: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    for j in r.jobs.iter().filter(|j| j.status == "accepted") {
+        let verb = if j.kind == JobKind::PrefetchUrls { "prefetched" } else { "purged" };
+        let unit = if j.kind == JobKind::PurgePaths { "dir(s)" } else { "URL(s)" };
+        *per.entry((verb, format!("{} {unit}", j.area))).or_default() += j.urls.len();
+    }
+    let mut parts = vec![format!("sent {} request(s)", r.requests)];
+    let mut verbs: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for ((verb, what), n) in per {
+        let (area, unit) = what.split_once(' ').unwrap_or((&what, ""));
+        verbs.entry(verb).or_default().push(format!("{area} {n} {unit}"));
+    }
+    for (verb, list) in verbs.iter().rev() {
+        parts.push(format!("{verb} {}", list.join(", ")));
+    }
+    let left: Vec<String> =
+        r.quota_after.iter().filter(|(k, v)| r.quota_before.get(*k) != Some(v)).map(|(k, v)| format!("{k} {v}")).collect();
+    if !left.is_empty() {
+        parts.push(format!("quota left today (estimated): {}", left.join(", ")));
+    }
+    parts.join("; ") + "\n"
 }

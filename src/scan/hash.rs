@@ -34,7 +34,7 @@ pub fn hash_file(path: &Path, buf: &mut [u8]) -> std::io::Result<ContentHash> {
 }
 
 /// Hash many files on all cores; results are in input order.
-pub fn hash_files(paths: &[&Path]) -> Vec<std::io::Result<ContentHash>> {
+pub fn hash_files(paths: &[&Path], on_done: &(dyn Fn() + Sync)) -> Vec<std::io::Result<ContentHash>> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(paths.len().max(1));
     let results: Vec<Mutex<Option<std::io::Result<ContentHash>>>> = paths.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
@@ -49,6 +49,7 @@ pub fn hash_files(paths: &[&Path]) -> Vec<std::io::Result<ContentHash>> {
                     }
                     let r = hash_file(paths[i], &mut buf);
                     *results[i].lock().expect("hash slot") = Some(r);
+                    on_done();
                 }
             });
         }
@@ -91,11 +92,11 @@ mod tests {
             paths.push(p);
         }
         let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
-        let got = hash_files(&refs);
+        let got = hash_files(&refs, &|| {});
         for (i, r) in got.into_iter().enumerate() {
             assert_eq!(r.unwrap(), ContentHash::of(&vec![i as u8; i * 1000]));
         }
-        let missing = hash_files(&[dir.path().join("nope").as_path()]);
+        let missing = hash_files(&[dir.path().join("nope").as_path()], &|| {});
         assert_eq!(missing[0].as_ref().unwrap_err().kind(), std::io::ErrorKind::NotFound);
     }
 }

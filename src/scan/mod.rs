@@ -9,6 +9,7 @@ use globset::GlobSet;
 
 use crate::error::Result;
 use crate::model::{FileMeta, Snapshot};
+use crate::submit::Progress;
 
 /// What to scan and what to leave out.
 #[derive(Clone, Debug)]
@@ -42,14 +43,19 @@ pub struct ScanOutcome {
 /// Walk `spec.root` and build a snapshot, rehashing only what changed since `prev`
 /// (everything when `full` or without a previous scan).
 pub fn scan(spec: &ScanSpec, prev: Option<PreviousScan<'_>>, full: bool) -> Result<ScanOutcome> {
+    scan_with(spec, prev, full, &())
+}
+
+/// [`scan`], reporting hashing progress.
+pub fn scan_with(spec: &ScanSpec, prev: Option<PreviousScan<'_>>, full: bool, progress: &dyn Progress) -> Result<ScanOutcome> {
     let walked = walk::walk(spec)?;
-    build(spec, walked, prev, full, Snapshot::default())
+    build(spec, walked, prev, full, Snapshot::default(), progress)
 }
 
 /// Rescan only `paths` (relative to the root: files or directories, touched since `prev`, e.g.
 /// by watch mode's events); every other entry of `prev` is carried over untouched. A path that
 /// is gone drops its entry and everything under it.
-pub fn scan_paths(spec: &ScanSpec, prev: PreviousScan<'_>, paths: &[String]) -> Result<ScanOutcome> {
+pub fn scan_paths(spec: &ScanSpec, prev: PreviousScan<'_>, paths: &[String], progress: &dyn Progress) -> Result<ScanOutcome> {
     let walked = walk::walk_paths(spec, paths)?;
     let mut base = prev.snapshot.clone();
     for p in paths {
@@ -65,10 +71,17 @@ pub fn scan_paths(spec: &ScanSpec, prev: PreviousScan<'_>, paths: &[String]) -> 
             base.files.remove(&k);
         }
     }
-    build(spec, walked, Some(prev), false, base)
+    build(spec, walked, Some(prev), false, base, progress)
 }
 
-fn build(spec: &ScanSpec, walked: walk::Walked, prev: Option<PreviousScan<'_>>, full: bool, base: Snapshot) -> Result<ScanOutcome> {
+fn build(
+    spec: &ScanSpec,
+    walked: walk::Walked,
+    prev: Option<PreviousScan<'_>>,
+    full: bool,
+    base: Snapshot,
+    progress: &dyn Progress,
+) -> Result<ScanOutcome> {
     let mut out = ScanOutcome { warnings: walked.warnings, snapshot: base, ..Default::default() };
     let mut to_hash: Vec<(usize, PathBuf)> = Vec::new();
     let mut entries: Vec<(String, u64, i64, Option<FileMeta>)> = Vec::with_capacity(walked.files.len());
@@ -87,7 +100,8 @@ fn build(spec: &ScanSpec, walked: walk::Walked, prev: Option<PreviousScan<'_>>, 
         }
     }
     crate::failpoint::hit("scan");
-    let results = hash::hash_files(to_hash.iter().map(|(_, p)| p.as_path()).collect::<Vec<&Path>>().as_slice());
+    progress.hashing(to_hash.len());
+    let results = hash::hash_files(to_hash.iter().map(|(_, p)| p.as_path()).collect::<Vec<&Path>>().as_slice(), &|| progress.hashed());
     let mut hashed = vec![None; entries.len()];
     for ((idx, path), res) in to_hash.iter().zip(results) {
         match res {
@@ -153,7 +167,7 @@ mod tests {
         std::fs::remove_dir_all(root.join("gone")).unwrap();
         write(root, ".git/objects/x", "never tracked");
         let touched: Vec<String> = ["a.html", "new", "gone", ".git/objects/x", "no/such/file"].map(String::from).to_vec();
-        let partial = scan_paths(&spec, prev, &touched).unwrap();
+        let partial = scan_paths(&spec, prev, &touched, &()).unwrap();
         let whole = scan(&spec, None, false).unwrap();
         assert_eq!(partial.snapshot, whole.snapshot);
         assert_eq!(partial.hashed, 2, "only a.html and new/f.html were read");
@@ -169,7 +183,7 @@ mod tests {
         let first = scan(&spec, None, false).unwrap();
         std::fs::remove_file(tmp.path().join("a.html")).unwrap();
         write(tmp.path(), "b.html", "2");
-        let partial = scan_paths(&spec, PreviousScan { snapshot: &first.snapshot, scan_start_ns: 0 }, &[String::new()]).unwrap();
+        let partial = scan_paths(&spec, PreviousScan { snapshot: &first.snapshot, scan_start_ns: 0 }, &[String::new()], &()).unwrap();
         assert_eq!(partial.snapshot.files.keys().collect::<Vec<_>>(), ["b.html"]);
     }
 }

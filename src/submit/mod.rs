@@ -50,8 +50,16 @@ impl Default for SubmitOptions {
     }
 }
 
-/// Observes progress (progress bars, logs).
+/// Observes progress (progress bars, logs). Every method has a do-nothing default; `()` is the
+/// silent observer.
 pub trait Progress: Send + Sync {
+    /// The scan is about to read and hash `files` files.
+    fn hashing(&self, _files: usize) {}
+    /// One more file hashed (called from the hashing threads).
+    fn hashed(&self) {}
+    /// `jobs` jobs are about to be sent.
+    fn submitting(&self, _jobs: usize) {}
+    /// A job has its outcome for this run (accepted, deferred, failed or still pending).
     fn job_done(&self, _job: &Job) {}
 }
 
@@ -79,6 +87,8 @@ pub struct Submitter<'a, A: CdnApi> {
     pub progress: &'a dyn Progress,
     /// Task IDs of jobs already accepted (from `history.json`).
     pub known_tasks: HashSet<String>,
+    /// Requests sent so far (submissions and task lookups), for the summary.
+    pub requests: std::sync::atomic::AtomicUsize,
 }
 
 impl<A: CdnApi> Submitter<'_, A> {
@@ -86,6 +96,7 @@ impl<A: CdnApi> Submitter<'_, A> {
     /// domain and area are done). Returns every job with its final status.
     pub async fn run(&self, jobs: Vec<Job>, quota: Option<QuotaBook>) -> Result<Vec<Job>> {
         let now = self.clock.now_unix();
+        self.progress.submitting(jobs.len());
         let (mut purges, mut prefetches): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.kind.is_purge());
         let mut finished = Vec::new();
         // Deferred jobs whose reset has not come yet stay as they are, unsent.
@@ -252,6 +263,7 @@ impl<A: CdnApi> Submitter<'_, A> {
             if let Some(since) = job.maybe_sent_unix {
                 // The last request may have been accepted: look before sending again.
                 self.rate_wait(shared, "Describe").await;
+                self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 match self.api.find_tasks(&job, since).await {
                     Ok(tasks) => {
                         let mine = {
@@ -276,6 +288,7 @@ impl<A: CdnApi> Submitter<'_, A> {
                 }
             }
             self.rate_wait(shared, action).await;
+            self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             attempt += 1;
             job.attempts += 1;
             let sent_at = self.clock.now_unix();
