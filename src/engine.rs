@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::model::{Area, ChangeSet, Job, JobError, JobKind, JobStatus, QuotaBook, Snapshot};
 use crate::plan::{self, rules::Rules, PlanInput};
 use crate::scan::{self, PreviousScan, ScanSpec};
-use crate::state::{self, lock::StateLock, manifest, outbox::Outbox};
+use crate::state::{self, lock::StateLock, manifest, outbox::Outbox, remote};
 use crate::submit::{OutboxCounts, Progress, SubmitOptions, Submitter};
 
 /// What `sync` should do beyond the default.
@@ -135,6 +135,8 @@ struct Planned {
     baseline: bool,
     /// When the scan started (ns), recorded in the manifest for the racy-timestamp rule.
     scan_start_ns: i64,
+    /// The manifest diffed against (local, or fetched from `manifest_url`).
+    previous: Option<manifest::Manifest>,
 }
 
 impl<A: CdnApi> Engine<A> {
@@ -168,10 +170,21 @@ impl<A: CdnApi> Engine<A> {
     }
 
     /// Steps 3–6, read-only.
-    fn compute(&self, opts: &SyncOptions, owed: &[Job], quota: &QuotaBook, progress: &dyn Progress) -> Result<Planned> {
-        let prev = manifest::load(&self.config.state_dir)?;
+    fn compute(
+        &self,
+        opts: &SyncOptions,
+        owed: &[Job],
+        quota: &QuotaBook,
+        progress: &dyn Progress,
+        remote: Option<manifest::Manifest>,
+    ) -> Result<Planned> {
+        let local = manifest::load(&self.config.state_dir)?;
+        // A manifest from another machine vouches for hashes, never for this disk's timestamps.
+        let from_remote = local.is_none() && remote.is_some();
+        let prev = local.or(remote);
         let scan_start_ns = self.clock.now_ms().saturating_mul(1_000_000);
-        let previous = prev.as_ref().map(|m| PreviousScan { snapshot: &m.snapshot, scan_start_ns: m.scan_start_ns });
+        let previous =
+            prev.as_ref().filter(|_| !from_remote).map(|m| PreviousScan { snapshot: &m.snapshot, scan_start_ns: m.scan_start_ns });
         let (scanned, scan_start_ns) = match (&opts.paths, previous) {
             // Entries carried over were vouched for by the earlier scan: keep its start time, so
             // that the racy-timestamp rule still covers them (the rescanned files merely get
@@ -183,8 +196,8 @@ impl<A: CdnApi> Engine<A> {
         };
         let stats = ScanStats { files: scanned.snapshot.len(), hashed: scanned.hashed, reused: scanned.reused };
         let baseline = opts.baseline || (prev.is_none() && !opts.all);
-        let old = prev.map(|m| m.snapshot).unwrap_or_default();
-        let changes = plan::diff::diff(&old, &scanned.snapshot);
+        let empty = Snapshot::default();
+        let changes = plan::diff::diff(prev.as_ref().map_or(&empty, |m| &m.snapshot), &scanned.snapshot);
         let plan = if baseline {
             plan::Plan::default()
         } else {
@@ -200,7 +213,16 @@ impl<A: CdnApi> Engine<A> {
                 now_unix: self.clock.now_unix(),
             })
         };
-        Ok(Planned { changes, plan, snapshot: scanned.snapshot, scan: stats, warnings: scanned.warnings, baseline, scan_start_ns })
+        Ok(Planned {
+            changes,
+            plan,
+            snapshot: scanned.snapshot,
+            scan: stats,
+            warnings: scanned.warnings,
+            baseline,
+            scan_start_ns,
+            previous: prev,
+        })
     }
 
     fn known_quota(&self) -> QuotaBook {
@@ -211,12 +233,15 @@ impl<A: CdnApi> Engine<A> {
     pub fn plan(&self, opts: &SyncOptions) -> Result<Report> {
         let owed = self.outbox().load()?;
         let quota = self.known_quota();
-        let p = self.compute(opts, &owed, &quota, &())?;
+        let p = self.compute(opts, &owed, &quota, &(), None)?;
         let mut jobs: Vec<JobReport> = owed.iter().map(|j| JobReport::of(j, self.action(j))).collect();
         jobs.extend(p.plan.jobs.iter().map(|j| JobReport::of(j, self.action(j))));
         let mut notes = p.plan.notes.clone();
         if p.baseline && !opts.baseline {
-            notes.push("no manifest yet: the first sync records a baseline and purges nothing (use --all to purge everything)".into());
+            notes.push(match &self.config.manifest_url {
+                Some(url) => format!("no local manifest: `plan` does not fetch {url} (no network); `sync` will diff against it"),
+                None => "no manifest yet: the first sync records a baseline and purges nothing (use --all to purge everything)".into(),
+            });
         }
         let quota_after = after(&p.plan.quota_before, &p.plan.quota_used);
         Ok(Report {
@@ -257,7 +282,9 @@ impl<A: CdnApi> Engine<A> {
             state::save_quota(&self.config.state_dir, q)?;
         }
         let quota = fresh.clone().unwrap_or_else(|| self.known_quota());
-        let p = self.compute(opts, &owed, &quota, progress)?;
+        let mut notes = Vec::new();
+        let remote = self.fetch_published(&mut notes, &mut warnings).await;
+        let p = self.compute(opts, &owed, &quota, progress, remote)?;
         warnings.extend(p.warnings.iter().cloned());
         // Step 7: the jobs first, then the manifest that makes them owed.
         let mut new_jobs = p.plan.jobs.clone();
@@ -290,9 +317,12 @@ impl<A: CdnApi> Engine<A> {
             None => None,
         };
         let remaining = outbox.load()?;
+        if self.config.manifest_url.is_some() {
+            self.publish_manifest(&p, remaining.is_empty(), &mut notes)?;
+        }
         let mut jobs: Vec<JobReport> = done.iter().map(|j| JobReport::of(j, self.action(j))).collect();
         jobs.extend(held.iter().map(|j| JobReport::of(j, self.action(j))));
-        let mut notes = p.plan.notes.clone();
+        notes.extend(p.plan.notes.iter().cloned());
         if p.baseline {
             notes.push(if opts.baseline {
                 "baseline recorded: the current tree counts as deployed; nothing new was purged".into()
@@ -319,6 +349,48 @@ impl<A: CdnApi> Engine<A> {
             tasks_finished,
             requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    /// With `manifest_url` and no local manifest (a fresh CI runner): the published manifest.
+    async fn fetch_published(&self, notes: &mut Vec<String>, warnings: &mut Vec<String>) -> Option<manifest::Manifest> {
+        let url = self.config.manifest_url.as_ref()?;
+        if manifest::path(&self.config.state_dir).exists() {
+            return None;
+        }
+        match remote::fetch(url, self.config.provider.timeout, self.clock.now_unix()).await {
+            remote::Fetched::Found(m) => {
+                notes.push(format!("no local manifest: diffed against the published one at {url}"));
+                Some(m)
+            }
+            remote::Fetched::Missing(why) => {
+                notes.push(format!("no published manifest ({why}): first deploy, so the baseline rule applies"));
+                None
+            }
+            remote::Fetched::Unusable(why) => {
+                warnings.push(format!("cannot use the published manifest ({why}); the baseline rule applies, nothing changed is purged"));
+                None
+            }
+        }
+    }
+
+    /// Write the manifest copy the deploy publishes: the new one when nothing is owed, else the
+    /// previous one, so a fresh runner purges the owed changes again (see [`remote`]).
+    fn publish_manifest(&self, p: &Planned, nothing_owed: bool, notes: &mut Vec<String>) -> Result<()> {
+        let dest = remote::published_path(&self.config.publish_dir);
+        if nothing_owed {
+            remote::publish(
+                &self.config.publish_dir,
+                &manifest::Manifest { snapshot: p.snapshot.clone(), scan_start_ns: p.scan_start_ns },
+            )?;
+            notes.push(format!("wrote {}: publish it with the site", dest.display()));
+        } else if let Some(prev) = &p.previous {
+            remote::publish(&self.config.publish_dir, prev)?;
+            notes
+                .push(format!("jobs are still owed: {} keeps the previous manifest, so the next runner purges them again", dest.display()));
+        } else {
+            notes.push(format!("jobs are still owed and there is no previous manifest: {} not written", dest.display()));
+        }
+        Ok(())
     }
 
     fn submitter<'s>(&'s self, outbox: &'s Outbox, progress: &'s dyn Progress) -> Submitter<'s, A> {

@@ -8,6 +8,7 @@ mod crash;
 mod encoding;
 mod fake;
 mod library;
+mod pipeline;
 mod reliability;
 mod sync;
 mod v2;

@@ -79,6 +79,11 @@ pub async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io:
 
 /// Write a JSON answer.
 pub async fn write_json(stream: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
+    write_body(stream, status, "application/json", body.as_bytes()).await
+}
+
+/// Write a response with any body.
+pub async fn write_body(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         404 => "Not Found",
@@ -88,10 +93,11 @@ pub async fn write_json(stream: &mut TcpStream, status: u16, body: &str) -> std:
         503 => "Service Unavailable",
         _ => "Status",
     };
-    let msg = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{body}",
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n",
         body.len()
     );
-    stream.write_all(msg.as_bytes()).await?;
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
     stream.flush().await
 }

@@ -71,6 +71,9 @@ pub struct FakeConfig {
     pub fault_rate: f64,
     pub seed: u64,
     pub clock: Arc<dyn Clock>,
+    /// When set, `GET /origin/PATH` serves files from this folder: the site's origin, for
+    /// fetching a published manifest (`manifest_url`).
+    pub origin_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for FakeConfig {
@@ -87,6 +90,7 @@ impl Default for FakeConfig {
             fault_rate: 0.0,
             seed: 1,
             clock: Arc::new(SystemClock),
+            origin_dir: None,
         }
     }
 }
@@ -268,6 +272,19 @@ async fn connection(mut stream: tokio::net::TcpStream, state: Arc<Mutex<State>>)
             Ok(Some(r)) => r,
             _ => return,
         };
+        if req.method == "GET" && req.path.starts_with("/origin/") {
+            let dir = state.lock().expect("fake state").cfg.origin_dir.clone();
+            let rel = req.path.trim_start_matches("/origin/");
+            let file = dir.filter(|_| !rel.split('/').any(|c| c == "..")).map(|d| d.join(rel));
+            let res = match file.and_then(|f| std::fs::read(f).ok()) {
+                Some(body) => http::write_body(&mut stream, 200, "application/octet-stream", &body).await,
+                None => http::write_body(&mut stream, 404, "text/plain", b"not found").await,
+            };
+            if res.is_err() {
+                return;
+            }
+            continue;
+        }
         let (reply, delay) = handle(&state, &req);
         if let Some(d) = delay {
             tokio::time::sleep(d).await;

@@ -6,6 +6,7 @@
 pub mod lock;
 pub mod manifest;
 pub mod outbox;
+pub mod remote;
 
 use std::fs::{self, File};
 use std::io::Write;

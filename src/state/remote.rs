@@ -1,0 +1,68 @@
+//! The published manifest, for ephemeral CI runners that keep no `state_dir` between runs.
+//!
+//! With `manifest_url` set, `sync` writes a copy of the manifest to
+//! `publish_dir/.cdnsync/manifest` (same checksummed format as the state file; `.cdnsync/` is
+//! never tracked or purged), and the deploy publishes it with the site. On a fresh runner (no
+//! local manifest) `sync` fetches the previous one from `manifest_url` and diffs against it, so
+//! only what changed is purged. When anything is still owed at the end of a run, the copy written
+//! is the *previous* manifest: the next runner then sees those changes again and purges them — an
+//! ephemeral runner's outbox dies with it, so the published manifest must never get ahead of
+//! what was purged.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::manifest::{self, Manifest};
+use crate::error::Result;
+
+/// Where `sync` writes the published copy inside `publish_dir`.
+pub const PUBLISHED: &str = ".cdnsync/manifest";
+
+pub fn published_path(publish_dir: &Path) -> PathBuf {
+    publish_dir.join(PUBLISHED)
+}
+
+/// What fetching the previous manifest gave.
+#[derive(Debug)]
+pub enum Fetched {
+    Found(Manifest),
+    /// The server answered, but not with a manifest (404 on a first deploy, say).
+    Missing(String),
+    /// No answer, or a damaged file.
+    Unusable(String),
+}
+
+/// GET `url`, bypassing caches (a `Cache-Control: no-cache` request and a unique query string,
+/// so that a CDN in front of the site does not answer with a stale copy; pointing `manifest_url`
+/// at the origin is better still).
+pub async fn fetch(url: &str, timeout: Duration, now_unix: i64) -> Fetched {
+    let client = match reqwest::Client::builder().timeout(timeout).user_agent(concat!("cdnsync/", env!("CARGO_PKG_VERSION"))).build() {
+        Ok(c) => c,
+        Err(e) => return Fetched::Unusable(e.to_string()),
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let resp = match client.get(format!("{url}{sep}cdnsync={now_unix}")).header("Cache-Control", "no-cache").send().await {
+        Ok(r) => r,
+        Err(e) => return Fetched::Unusable(format!("{url}: {}", e.without_url())),
+    };
+    let status = resp.status();
+    if !status.is_success() {
+        return Fetched::Missing(format!("{url}: HTTP {}", status.as_u16()));
+    }
+    match resp.bytes().await {
+        Ok(b) => match manifest::decode(&b, Path::new(url)) {
+            Ok(m) => Fetched::Found(m),
+            Err(e) => Fetched::Unusable(e.to_string()),
+        },
+        Err(e) => Fetched::Unusable(format!("{url}: {}", e.without_url())),
+    }
+}
+
+/// Write the copy to publish inside `publish_dir`.
+pub fn publish(publish_dir: &Path, m: &Manifest) -> Result<()> {
+    let p = published_path(publish_dir);
+    if let Some(dir) = p.parent() {
+        super::ensure_dir(dir)?;
+    }
+    super::write_atomic(&p, &manifest::encode(m))
+}
