@@ -48,14 +48,17 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// A clock reading `start_ms` (ms since the epoch).
     pub fn new(start_ms: i64) -> Self {
         ManualClock { now: Arc::new(AtomicI64::new(start_ms)) }
     }
 
+    /// Move forward by `d`.
     pub fn advance(&self, d: Duration) {
         self.now.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
     }
 
+    /// Jump to `ms`.
     pub fn set_ms(&self, ms: i64) {
         self.now.store(ms, Ordering::SeqCst);
     }

@@ -39,14 +39,23 @@ pub struct SyncOptions {
 /// One job in a report (SPEC §6).
 #[derive(Clone, Debug, Serialize)]
 pub struct JobReport {
+    /// Job ID (stable across runs).
     pub id: String,
+    /// What the job does.
     pub kind: JobKind,
+    /// Mainland or overseas.
     pub area: Area,
+    /// The CDN domain.
     pub host: String,
+    /// The API action it is sent with.
     pub action: &'static str,
+    /// URLs (or directory URLs).
     pub urls: Vec<String>,
+    /// `planned`, `accepted`, `pending`, `deferred` or `failed`.
     pub status: &'static str,
+    /// The API's task ID once accepted.
     pub task_id: Option<String>,
+    /// Why it is not accepted.
     pub error: Option<JobError>,
 }
 
@@ -69,24 +78,34 @@ impl JobReport {
 /// Scan figures.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ScanStats {
+    /// Files in the tree.
     pub files: usize,
+    /// Files read and hashed.
     pub hashed: usize,
+    /// Files whose hash came from the stat cache.
     pub reused: usize,
 }
 
 /// What a plan or sync did (SPEC §6, plus details for the human summary).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
+    /// Added, modified, removed files.
     pub changes: ChangeSet,
+    /// Every job of the run, owed ones included.
     pub jobs: Vec<JobReport>,
+    /// What is still owed after the run.
     pub outbox: OutboxCounts,
+    /// Scan statistics.
     pub scan: ScanStats,
     /// True when this run recorded a baseline (first sync, or `--baseline`).
     pub baseline: bool,
+    /// Things worth knowing (baseline recorded, collapse decisions…).
     pub notes: Vec<String>,
+    /// Problems that did not stop the run.
     pub warnings: Vec<String>,
     /// Quota left per `kind/area` before and after this plan.
     pub quota_before: std::collections::BTreeMap<String, u64>,
+    /// Remaining quota after the run's jobs (estimated).
     pub quota_after: std::collections::BTreeMap<String, u64>,
     /// With `--wait`: did every submitted task finish?
     pub tasks_finished: Option<bool>,
@@ -119,9 +138,13 @@ pub const HISTORY_LEN: usize = 200;
 
 /// The engine: a config, an API and a clock.
 pub struct Engine<A: CdnApi> {
+    /// The validated config.
     pub config: Config,
+    /// The CDN API (or the fake, or a test double).
     pub api: A,
+    /// Time and sleeping.
     pub clock: Arc<dyn Clock>,
+    /// How long to wait for another cdnsync's lock.
     pub lock_timeout: Duration,
 }
 
@@ -140,6 +163,7 @@ struct Planned {
 }
 
 impl<A: CdnApi> Engine<A> {
+    /// An engine with the default lock timeout (60 s).
     pub fn new(config: Config, api: A, clock: Arc<dyn Clock>) -> Self {
         Engine { config, api, clock, lock_timeout: Duration::from_secs(60) }
     }
@@ -153,6 +177,7 @@ impl<A: CdnApi> Engine<A> {
         self.outbox().load()
     }
 
+    /// What a scan of `publish_dir` covers.
     pub fn scan_spec(&self) -> ScanSpec {
         ScanSpec {
             root: self.config.publish_dir.clone(),
@@ -561,12 +586,18 @@ fn after(
 /// `cdnsync status` output.
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusReport {
+    /// The state folder.
     pub state_dir: String,
+    /// Files in the manifest (`None` before the first sync).
     pub tracked_files: Option<usize>,
+    /// When the manifest was last written.
     pub last_deploy_unix: Option<i64>,
+    /// Owed jobs by status.
     pub outbox: OutboxCounts,
+    /// The owed jobs.
     pub jobs: Vec<JobReport>,
     /// Where the credentials come from (never the secret).
     pub credentials: Option<String>,
+    /// With `--tasks`: the recent tasks' states.
     pub tasks: Vec<serde_json::Value>,
 }

@@ -21,7 +21,9 @@ pub enum Error {
     /// A file or directory could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
@@ -30,7 +32,14 @@ pub enum Error {
     State(String),
     /// Another cdnsync holds the state directory's lock.
     #[error("another cdnsync holds the lock on {}: {holder} (waited {waited_secs} s; see --lock-timeout)", path.display())]
-    Locked { path: PathBuf, holder: String, waited_secs: u64 },
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it (command and process ID).
+        holder: String,
+        /// How long this process waited.
+        waited_secs: u64,
+    },
     /// The API could not be reached or answered nonsense, after retries.
     #[error("{0}")]
     Network(String),
@@ -52,4 +61,5 @@ impl Error {
     }
 }
 
+/// cdnsync's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

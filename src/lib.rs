@@ -29,7 +29,13 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod api;
+/// The command-line front end of the `cdnsync` binary (argument parsing and rendering); not a
+/// library interface.
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -54,7 +60,9 @@ pub use model::{Area, ChangeSet, Job, JobKind, JobStatus};
 
 /// The API client a config asks for.
 pub enum AnyApi {
+    /// API 3.0 (`api = "v3"`).
     V3(api::v3::V3Client),
+    /// The legacy API (`api = "v2"`).
     V2(api::v2::V2Client),
 }
 

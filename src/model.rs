@@ -39,23 +39,28 @@ impl fmt::Debug for ContentHash {
 /// What cdnsync remembers of one file: enough to skip rehashing an unchanged file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileMeta {
+    /// Size in bytes.
     pub size: u64,
     /// Modification time, nanoseconds since the Unix epoch.
     pub mtime_ns: i64,
+    /// BLAKE3 of the content.
     pub hash: ContentHash,
 }
 
 /// The tracked tree: publish-dir relative paths (always `/`-separated) to their metadata.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    /// Path (relative, `/`-separated) to metadata.
     pub files: BTreeMap<String, FileMeta>,
 }
 
 impl Snapshot {
+    /// Number of files.
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
+    /// No files?
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
@@ -64,17 +69,23 @@ impl Snapshot {
 /// What changed between two snapshots. Paths are sorted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ChangeSet {
+    /// New files.
     pub added: Vec<String>,
+    /// Files whose content changed.
     pub modified: Vec<String>,
+    /// Files gone.
     pub removed: Vec<String>,
+    /// How many files did not change.
     pub unchanged: usize,
 }
 
 impl ChangeSet {
+    /// Nothing added, modified or removed?
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.modified.is_empty() && self.removed.is_empty()
     }
 
+    /// Added + modified + removed.
     pub fn changed_count(&self) -> usize {
         self.added.len() + self.modified.len() + self.removed.len()
     }
@@ -84,13 +95,17 @@ impl ChangeSet {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Area {
+    /// Chinese mainland.
     Mainland,
+    /// Outside the Chinese mainland.
     Overseas,
 }
 
 impl Area {
+    /// Both areas.
     pub const ALL: [Area; 2] = [Area::Mainland, Area::Overseas];
 
+    /// The API's name: `mainland` or `overseas`.
     pub fn as_str(self) -> &'static str {
         match self {
             Area::Mainland => "mainland",
@@ -98,6 +113,7 @@ impl Area {
         }
     }
 
+    /// Parse the API's name.
     pub fn parse(s: &str) -> Option<Area> {
         match s {
             "mainland" => Some(Area::Mainland),
@@ -126,6 +142,7 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    /// `purge_urls`, `purge_paths` or `prefetch_urls`.
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::PurgeUrls => "purge_urls",
@@ -134,6 +151,7 @@ impl JobKind {
         }
     }
 
+    /// A purge (URL or directory)?
     pub fn is_purge(self) -> bool {
         !matches!(self, JobKind::PrefetchUrls)
     }
@@ -162,6 +180,7 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// The SPEC §6 status name.
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Planned => "planned",
@@ -176,7 +195,9 @@ impl JobStatus {
 /// The API's word on a failed job: its code and message (SPEC §6 `error`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobError {
+    /// The API's error code (or cdnsync's, e.g. `QuotaExhausted`).
     pub code: String,
+    /// What went wrong.
     pub message: String,
 }
 
@@ -185,17 +206,23 @@ pub struct JobError {
 /// Jobs are what the outbox persists, so every field is plain data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
+    /// Stable ID (also the outbox file name).
     pub id: String,
+    /// What it does.
     pub kind: JobKind,
+    /// Where.
     pub area: Area,
     /// The CDN domain every URL of this job belongs to.
     pub host: String,
     /// Full URLs (`purge_urls`, `prefetch_urls`) or directory URLs ending in `/` (`purge_paths`).
     pub urls: Vec<String>,
+    /// Where it stands.
     pub status: JobStatus,
     #[serde(default)]
+    /// The API's task ID, once accepted.
     pub task_id: Option<String>,
     #[serde(default)]
+    /// The last failure.
     pub error: Option<JobError>,
     /// Requests made for this job so far, over all runs.
     #[serde(default)]
@@ -265,14 +292,17 @@ pub struct QuotaBook {
 }
 
 impl QuotaBook {
+    /// The book's key for (kind, area): `kind/area`.
     pub fn key(kind: JobKind, area: Area) -> String {
         format!("{}/{}", kind.as_str(), area.as_str())
     }
 
+    /// The entry for (kind, area).
     pub fn get(&self, kind: JobKind, area: Area) -> Option<QuotaEntry> {
         self.entries.get(&Self::key(kind, area)).copied()
     }
 
+    /// Set the entry for (kind, area).
     pub fn set(&mut self, kind: JobKind, area: Area, e: QuotaEntry) {
         self.entries.insert(Self::key(kind, area), e);
     }

@@ -155,3 +155,32 @@ fn watch_retries_deferred_jobs_after_the_quota_reset() {
     assert_eq!(summary.syncs, 2, "the start-up sync, then the retry at the reset");
     assert_eq!(summary.owed_at_exit, 0);
 }
+
+/// A generator that knows what it wrote passes those paths: only they are rescanned.
+#[test]
+fn sync_on_a_list_of_changed_paths() {
+    let clock = ManualClock::new(LATE_EVENING_CST_MS - 3_600_000);
+    let fake = fake_on(&clock, |_| {});
+    let site = TempSite::new(&fake, "", "");
+    for p in ["a.html", "b.html", "docs/c.html"] {
+        site.write(p, "v1");
+    }
+    let e = engine(&site, &clock);
+    block(e.sync(&SyncOptions::default(), &())).unwrap();
+    site.write("a.html", "v2");
+    site.write("docs/c.html", "v2");
+    site.write("docs/new.html", "new");
+    site.write("b.html", "v2 (not reported by the generator)");
+    let opts = SyncOptions { paths: Some(vec!["a.html".into(), "docs".into()]), ..SyncOptions::default() };
+    let r = block(e.sync(&opts, &())).unwrap();
+    assert_eq!(r.changes.modified, ["a.html", "docs/c.html"]);
+    assert_eq!(r.changes.added, ["docs/new.html"]);
+    assert_eq!(r.scan.hashed, 3, "only the paths given were read");
+    assert_eq!(
+        fake.urls(JobKind::PurgeUrls, Area::Mainland),
+        set(["https://www.example.com/a.html", "https://www.example.com/docs/c.html"])
+    );
+    // A whole scan later still finds b.html: nothing is lost by trusting the list.
+    let r = block(e.sync(&SyncOptions::default(), &())).unwrap();
+    assert_eq!(r.changes.modified, ["b.html"]);
+}

@@ -95,3 +95,85 @@ fn a_damaged_published_manifest_falls_back_to_the_baseline_and_warns() {
     // A local manifest (a cached state_dir) wins: the URL is not fetched again.
     assert!(!r.run(&["--json", "sync"]).json()["warnings"].to_string().contains("published"));
 }
+
+/// `examples/post-receive` driven by a real `git push` into a bare repository on disk.
+#[test]
+fn post_receive_hook_deploys_only_the_configured_branch_and_purges_what_changed() {
+    let fake = fake();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let bare = root.join("site.git");
+    let www = root.join("www");
+    let work = root.join("work");
+    let bin = env!("CARGO_BIN_EXE_cdnsync");
+    let git = |dir: &Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", root)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .env("CDNSYNC", bin)
+            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    git(root, &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+    let hook = bare.join("hooks/post-receive");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/post-receive"), &hook).unwrap();
+    git(&bare, &["config", "deploy.branch", "main"]);
+    git(&bare, &["config", "deploy.worktree", www.to_str().unwrap()]);
+    // The "site generator": copy src/ to public/.
+    git(&bare, &["config", "deploy.build", "rm -rf public && cp -r src public"]);
+
+    git(root, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    let write = |rel: &str, body: &str| {
+        let p = work.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    write(
+        "cdnsync.toml",
+        &format!("publish_dir = \"public\"\n\n[provider]\nendpoint = \"{}\"\n\n[[domain]]\nhost = \"www.example.com\"\n", fake.url()),
+    );
+    write(".gitignore", "public/\n.cdnsync/\n");
+    write("src/index.html", "home 1");
+    write("src/a.html", "a 1");
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "site"]);
+    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    let first = git(&work, &["push", "-q", "origin", "main"]);
+    assert!(first.contains("first sync: baseline recorded"), "{first}");
+    assert!(www.join("public/a.html").exists());
+    assert!(work_requests(&fake).is_empty());
+
+    // One push, two refs: a change on main and another on a feature branch.
+    write("src/a.html", "a 2");
+    git(&work, &["commit", "-q", "-am", "edit a"]);
+    git(&work, &["checkout", "-q", "-b", "feature"]);
+    write("src/index.html", "home from a feature branch");
+    git(&work, &["commit", "-q", "-am", "feature work"]);
+    let second = git(&work, &["push", "origin", "main", "feature"]);
+    assert!(second.contains("refs/heads/feature updated; only refs/heads/main is deployed"), "{second}");
+    assert!(second.contains("https://www.example.com/a.html"), "the hook logs what was purged: {second}");
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Mainland), set(["https://www.example.com/a.html"]));
+    assert_eq!(std::fs::read_to_string(www.join("public/index.html")).unwrap(), "home 1", "feature not deployed");
+    let log = std::fs::read_to_string(bare.join("cdnsync.log")).unwrap();
+    assert!(log.contains("deploying main") && log.contains("PurgeUrlsCache"), "{log}");
+
+    // Pushing only the feature branch deploys nothing.
+    let before = fake.requests().len();
+    write("src/a.html", "a 3 (feature)");
+    git(&work, &["commit", "-q", "-am", "more feature"]);
+    git(&work, &["push", "-q", "origin", "feature"]);
+    assert_eq!(fake.requests().len(), before);
+    assert_eq!(std::fs::read_to_string(www.join("public/a.html")).unwrap(), "a 2");
+}

@@ -13,13 +13,18 @@ pub struct Transport {
 /// One request, fully formed and signed.
 #[derive(Debug)]
 pub struct Request {
+    /// `GET` or `POST`.
     pub method: &'static str,
+    /// Full URL, query included.
     pub url: String,
+    /// Headers, signed ones included.
     pub headers: Vec<(String, String)>,
+    /// Body (empty for GET).
     pub body: Vec<u8>,
 }
 
 impl Transport {
+    /// A client with this per-request timeout (rustls, HTTP/2 when offered).
     pub fn new(timeout: Duration) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .timeout(timeout)

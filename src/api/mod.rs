@@ -35,7 +35,9 @@ pub enum Class {
 pub struct ApiError {
     /// Tencent's code: `AuthFailure.SignatureFailure` (API 3.0) or the numeric `code` (v2).
     pub code: String,
+    /// Tencent's human-readable message.
     pub message: String,
+    /// The request ID, for Tencent support.
     pub request_id: Option<String>,
     /// v2's `codeDesc`, when there was one.
     pub code_desc: Option<String>,
@@ -47,11 +49,24 @@ pub enum Failure {
     /// The API answered with an error.
     Api(ApiError),
     /// An HTTP status other than 200 (proxies, gateways, outages).
-    Http { status: u16, body: String },
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
     /// The request failed in transit; `maybe_sent` when it may have reached the API.
-    Transport { message: String, maybe_sent: bool },
+    Transport {
+        /// What went wrong (never the URL: a v2 GET carries the SecretId).
+        message: String,
+        /// The request may have reached the API (a timeout after sending, say).
+        maybe_sent: bool,
+    },
     /// A 200 answer that could not be understood (the request may have been accepted).
-    Decode { message: String },
+    Decode {
+        /// What could not be understood.
+        message: String,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -102,6 +117,7 @@ pub fn classify_v2(code: &str, code_desc: Option<&str>) -> Class {
 }
 
 impl Failure {
+    /// How the submitter should react to this failure.
     pub fn class(&self) -> Class {
         match self {
             Failure::Api(e) if e.code.starts_with(|c: char| c.is_ascii_digit()) => classify_v2(&e.code, e.code_desc.as_deref()),
@@ -137,14 +153,18 @@ impl Failure {
 /// The API took a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted {
+    /// The task the API created (API 3.0), if it said.
     pub task_id: Option<String>,
 }
 
 /// How a submitted task is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskState {
+    /// Still running.
     Processing,
+    /// Finished.
     Done,
+    /// Finished with an error.
     Failed,
 }
 

@@ -137,19 +137,28 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<Value, Failure> {
 
 /// A legacy API client.
 pub struct V2Client {
+    /// HTTP client.
     pub transport: Transport,
+    /// Where requests go (`cdn.api.qcloud.com` unless overridden).
     pub endpoint: Endpoint,
+    /// Signing credentials.
     pub credentials: Credentials,
+    /// Optional `Region` parameter.
     pub region: Option<String>,
+    /// HmacSHA1 or HmacSHA256.
     pub signature_method: SignatureMethod,
+    /// GET (parameters in the query) or POST (form body).
     pub http_method: HttpMethod,
+    /// Overseas purges through FlushOrPushOverall or the dedicated overseas actions.
     pub overseas: V2Overseas,
+    /// Timestamps, rate limits and the quota ledger's day.
     pub clock: Arc<dyn Clock>,
     ledger_path: PathBuf,
     ledger: Mutex<()>,
 }
 
 impl V2Client {
+    /// A client for `cfg`'s provider settings.
     pub fn new(transport: Transport, cfg: &Config, credentials: Credentials, clock: Arc<dyn Clock>) -> Self {
         let p = &cfg.provider;
         V2Client {

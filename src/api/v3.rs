@@ -13,8 +13,11 @@ use crate::config::credentials::Credentials;
 use crate::config::Endpoint;
 use crate::model::{Area, Job, JobKind, QuotaBook, QuotaEntry};
 
+/// `X-TC-Version` of the CDN API.
 pub const VERSION: &str = "2018-06-06";
+/// Service name in the credential scope.
 pub const SERVICE: &str = "cdn";
+/// Content type of every request body (signed).
 pub const CONTENT_TYPE: &str = "application/json";
 
 /// The action that carries a job.
@@ -76,10 +79,15 @@ pub fn parse_quota(book: &mut QuotaBook, kind: JobKind, list: Option<&Value>) {
 
 /// An API 3.0 client.
 pub struct V3Client {
+    /// HTTP client.
     pub transport: Transport,
+    /// Where requests go (`cdn.tencentcloudapi.com` unless overridden).
     pub endpoint: Endpoint,
+    /// Signing credentials (and session token).
     pub credentials: Credentials,
+    /// Optional `X-TC-Region`.
     pub region: Option<String>,
+    /// Timestamps and dates for signing.
     pub clock: Arc<dyn Clock>,
 }
 

@@ -14,6 +14,7 @@ use crate::error::Error;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wrap a secret value.
     pub fn new(s: impl Into<String>) -> Self {
         Secret(s.into())
     }
@@ -33,9 +34,13 @@ impl fmt::Debug for Secret {
 /// Where the credentials were found (shown by `status`; never the secret).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CredentialSource {
+    /// `TENCENTCLOUD_*` environment variables.
     Environment,
+    /// The config's `credentials_file`.
     File(PathBuf),
+    /// tccli's profile file.
     Tccli(PathBuf),
+    /// The SDKs' `~/.tencentcloud/credentials`.
     SdkProfile(PathBuf),
     /// Built in code (library users, tests).
     Explicit,
@@ -56,13 +61,18 @@ impl fmt::Display for CredentialSource {
 /// A key pair, with the session token of temporary credentials.
 #[derive(Clone)]
 pub struct Credentials {
+    /// The SecretId (shown only masked).
     pub secret_id: String,
+    /// The SecretKey (never shown).
     pub secret_key: Secret,
+    /// Session token of temporary credentials.
     pub token: Option<Secret>,
+    /// Where they came from.
     pub source: CredentialSource,
 }
 
 impl Credentials {
+    /// Credentials given in code (source: environment).
     pub fn new(secret_id: impl Into<String>, secret_key: impl Into<String>, token: Option<String>) -> Self {
         Credentials {
             secret_id: secret_id.into(),
@@ -102,7 +112,9 @@ pub fn mask_id(id: &str) -> String {
 
 /// What the credential chain may look at: the environment and the home folder.
 pub struct Sources<'a> {
+    /// Reads an environment variable.
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// The home folder (tccli and SDK profiles).
     pub home: Option<PathBuf>,
 }
 

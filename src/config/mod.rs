@@ -1,21 +1,25 @@
 //! `cdnsync.toml`: reading (the only file access here), parsing, validation, credentials.
 //!
-//! Parsing and validation are separate: [`raw`] mirrors the file, [`validate`] turns it into a
+//! Parsing and validation are separate: `raw` mirrors the file, [`validate`] turns it into a
 //! [`Config`] that cannot hold an invalid value. Every error names the file, the line and the key.
 
+pub mod builder;
 pub mod credentials;
-pub mod raw;
+pub(crate) mod raw;
 pub mod validate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use builder::Builder;
 pub use validate::{ApiVersion, Collapse, Config, Domain, Endpoint, HttpMethod, Limits, Provider, SignatureMethod, V2Overseas, Watch};
 
 /// One problem in a config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The config file.
     pub file: PathBuf,
+    /// 1-based line, when the error has one.
     pub line: Option<usize>,
     /// Dotted key, e.g. `domain[0].areas[1]`.
     pub key: String,

@@ -24,11 +24,14 @@ pub enum ApiVersion {
 /// Signature algorithm of the legacy API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignatureMethod {
+    /// HMAC-SHA1.
     HmacSha1,
+    /// HMAC-SHA256.
     HmacSha256,
 }
 
 impl SignatureMethod {
+    /// The `SignatureMethod` value.
     pub fn as_str(self) -> &'static str {
         match self {
             SignatureMethod::HmacSha1 => "HmacSHA1",
@@ -40,11 +43,14 @@ impl SignatureMethod {
 /// HTTP method of the legacy API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HttpMethod {
+    /// Parameters in the query string.
     Get,
+    /// Parameters in a form body.
     Post,
 }
 
 impl HttpMethod {
+    /// The HTTP method name.
     pub fn as_str(self) -> &'static str {
         match self {
             HttpMethod::Get => "GET",
@@ -65,7 +71,9 @@ pub enum V2Overseas {
 /// May URL purges be replaced by directory purges?
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Collapse {
+    /// Collapse to directory purges when quota or share calls for it.
     Auto,
+    /// Always purge URL by URL.
     Never,
 }
 
@@ -81,6 +89,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The base URL, `scheme://host[:port]`.
     pub fn url(&self) -> String {
         format!("{}://{}{}", self.scheme, self.host, self.path)
     }
@@ -89,14 +98,21 @@ impl Endpoint {
 /// `[provider]`.
 #[derive(Clone, Debug)]
 pub struct Provider {
+    /// API generation.
     pub api: ApiVersion,
+    /// Where requests go.
     pub endpoint: Endpoint,
     /// True when `endpoint` was set in the config.
     pub endpoint_overridden: bool,
+    /// Optional region parameter.
     pub region: Option<String>,
+    /// Per-request timeout.
     pub timeout: Duration,
+    /// v2 signature method.
     pub signature_method: SignatureMethod,
+    /// v2 HTTP method.
     pub http_method: HttpMethod,
+    /// v2 overseas actions.
     pub v2_overseas: V2Overseas,
     /// v2 has no task query: wait this long after a purge before prefetching the same URLs.
     pub v2_prefetch_delay: Duration,
@@ -105,24 +121,36 @@ pub struct Provider {
 /// `[[domain]]`, compiled.
 #[derive(Clone, Debug)]
 pub struct Domain {
+    /// The CDN domain, e.g. `www.example.com`.
     pub host: String,
+    /// `https` or `http`.
     pub scheme: String,
     /// Starts and ends with `/`.
     pub base_path: String,
+    /// Files this domain serves (all when empty).
     pub include: GlobSet,
+    /// Files this domain does not serve.
     pub exclude: GlobSet,
+    /// Files to prefetch after their purge.
     pub prefetch: GlobSet,
+    /// Where the domain is accelerated.
     pub areas: Vec<Area>,
+    /// Index file names (`index.html`), also purged as their directory URL.
     pub index_files: Vec<String>,
+    /// Purge `dir/` for `dir/index.html`.
     pub alias_slash: bool,
+    /// Purge `dir` (no slash) too.
     pub alias_bare: bool,
+    /// Purge added files too (a cached 404 may exist).
     pub purge_added: bool,
 }
 
 /// `[watch]`.
 #[derive(Clone, Debug)]
 pub struct Watch {
+    /// Quiet time that ends a burst.
     pub settle: Duration,
+    /// Longest a burst may delay a sync.
     pub max_wait: Duration,
     /// Relative to `publish_dir`, `/`-separated.
     pub trigger_file: Option<String>,
@@ -130,20 +158,27 @@ pub struct Watch {
 
 /// Documented per-request maxima (API 3.0). The config may lower them, never raise them.
 pub const MAX_PURGE_URLS_BATCH: u64 = 1000;
+/// PurgePathCache's documented batch limit.
 pub const MAX_PURGE_PATHS_BATCH: u64 = 500;
+/// PushUrlsCache's documented batch limit.
 pub const MAX_PREFETCH_BATCH: u64 = 500;
+/// The API's documented per-action rate limit.
 pub const MAX_REQUESTS_PER_SECOND: u32 = 20;
 
 /// `[limits]`.
 #[derive(Clone, Debug)]
 pub struct Limits {
+    /// Directory-purge collapse policy.
     pub collapse: Collapse,
     /// Requests in flight at once.
     pub concurrency: usize,
     /// Client-side rate per action (API 3.0).
     pub requests_per_second: u32,
+    /// URLs per PurgeUrlsCache request.
     pub purge_urls_batch: u64,
+    /// Paths per PurgePathCache request.
     pub purge_paths_batch: u64,
+    /// URLs per PushUrlsCache request.
     pub prefetch_batch: u64,
     /// How long one run keeps retrying transient failures before leaving the job owed.
     pub retry_deadline: Duration,
@@ -180,19 +215,27 @@ impl Default for Limits {
 pub struct Config {
     /// The config file (or a name for a config built in code).
     pub source: PathBuf,
+    /// The folder the origin serves (absolute, or relative to the config's folder).
     pub publish_dir: PathBuf,
     /// Line of `publish_dir` in the source, for errors found later.
     pub publish_dir_line: Option<usize>,
+    /// Manifest, outbox, lock, caches.
     pub state_dir: PathBuf,
     /// Built-in excludes plus the config's.
     pub exclude: GlobSet,
     /// Excludes that name whole directories (patterns ending in `/**`), to skip walking them.
     pub exclude_dirs: GlobSet,
+    /// TOML file with `secret_id`, `secret_key`, `token`.
     pub credentials_file: Option<PathBuf>,
+    /// Where the published manifest can be fetched (CI runners without state).
     pub manifest_url: Option<String>,
+    /// `[provider]`.
     pub provider: Provider,
+    /// `[[domain]]` blocks.
     pub domains: Vec<Domain>,
+    /// `[watch]`.
     pub watch: Watch,
+    /// `[limits]`.
     pub limits: Limits,
 }
 

@@ -45,15 +45,20 @@ pub enum Fault {
 /// "The next `count` requests (of `action`, if given) get `fault`."
 #[derive(Clone, Debug)]
 pub struct FaultRule {
+    /// Only this action (any when `None`).
     pub action: Option<String>,
+    /// What to do to the request.
     pub fault: Fault,
+    /// How many requests it applies to.
     pub count: u32,
 }
 
 /// What the fake knows about the account.
 #[derive(Clone)]
 pub struct FakeConfig {
+    /// The SecretId it accepts.
     pub secret_id: String,
+    /// The SecretKey it verifies signatures with.
     pub secret_key: String,
     /// When set, requests must carry this session token.
     pub token: Option<String>,
@@ -69,7 +74,9 @@ pub struct FakeConfig {
     pub task_duration: Duration,
     /// Share of requests (0..1) that get a random transient fault.
     pub fault_rate: f64,
+    /// Seed of the random faults.
     pub seed: u64,
+    /// Its clock (signature freshness, rate limits, the daily reset).
     pub clock: Arc<dyn Clock>,
     /// When set, `GET /origin/PATH` serves files from this folder: the site's origin, for
     /// fetching a published manifest (`manifest_url`).
@@ -100,19 +107,26 @@ impl Default for FakeConfig {
 pub struct AcceptedJob {
     /// `v3` or `v2`.
     pub api: &'static str,
+    /// The API action.
     pub action: String,
+    /// What kind of job it was.
     pub kind: JobKind,
     /// The areas it was applied to.
     pub areas: Vec<Area>,
+    /// The URLs or paths.
     pub urls: Vec<String>,
+    /// The task ID it answered with.
     pub task_id: String,
+    /// When (ms since the epoch, on the fake's clock).
     pub at_ms: i64,
 }
 
 /// One request, as seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestLog {
+    /// `v3` or `v2`.
     pub api: &'static str,
+    /// The action.
     pub action: String,
     /// "ok", an error code, a fault name.
     pub outcome: String,
@@ -176,6 +190,7 @@ impl FakeCdn {
         Ok(FakeCdn { addr, state, stop: Some(tx), thread: Some(thread) })
     }
 
+    /// The loopback address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -18,8 +18,11 @@ use rules::Rules;
 /// What the planner needs to know.
 #[derive(Clone, Copy, Debug)]
 pub struct PlanInput<'a> {
+    /// The configured domains and their rules.
     pub domains: &'a [Domain],
+    /// Batch sizes, collapse policy.
     pub limits: &'a Limits,
+    /// What changed since the last deploy.
     pub changes: &'a ChangeSet,
     /// The current tree (for the share of each directory that changed).
     pub tree: &'a Snapshot,
@@ -32,12 +35,14 @@ pub struct PlanInput<'a> {
     /// Legacy v2 with `v2_overseas = "dedicated"`: overseas prefetch goes through
     /// CdnOverseaPushser, which takes at most 20 URLs a call.
     pub overseas_prefetch_batch: Option<u64>,
+    /// Now, for job IDs and timestamps.
     pub now_unix: i64,
 }
 
 /// The jobs of one plan, and the quota they would use.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
+    /// New jobs, in sending order (purges before prefetches).
     pub jobs: Vec<Job>,
     /// Quota left before this plan (after owed jobs), keyed like [`QuotaBook`].
     pub quota_before: BTreeMap<String, u64>,

@@ -9,17 +9,21 @@ use crate::plan::urlenc::encode_path;
 /// for the root) whose directory purge would cover it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UrlItem {
+    /// The encoded URL.
     pub url: String,
+    /// The directory URL that contains it (for collapsing to directory purges).
     pub container: String,
 }
 
 /// The URL mapping of every configured domain.
 #[derive(Clone, Copy, Debug)]
 pub struct Rules<'a> {
+    /// The domains, in config order.
     pub domains: &'a [Domain],
 }
 
 impl<'a> Rules<'a> {
+    /// Rules for these domains.
     pub fn new(domains: &'a [Domain]) -> Self {
         Rules { domains }
     }

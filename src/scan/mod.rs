@@ -14,14 +14,18 @@ use crate::submit::Progress;
 /// What to scan and what to leave out.
 #[derive(Clone, Debug)]
 pub struct ScanSpec {
+    /// `publish_dir` (a symlink is followed).
     pub root: PathBuf,
+    /// Files never tracked (built-in and configured globs).
     pub exclude: GlobSet,
+    /// Directories never entered.
     pub exclude_dirs: GlobSet,
 }
 
 /// The manifest's stat cache, as the scan needs it.
 #[derive(Clone, Copy, Debug)]
 pub struct PreviousScan<'a> {
+    /// The previous deploy's tree.
     pub snapshot: &'a Snapshot,
     /// When the scan that produced `snapshot` started (ns since the epoch): entries modified at or
     /// after that instant (less a safety margin) are "racy" and always rehashed.
@@ -31,6 +35,7 @@ pub struct PreviousScan<'a> {
 /// The result of a scan.
 #[derive(Debug, Default)]
 pub struct ScanOutcome {
+    /// The tree found.
     pub snapshot: Snapshot,
     /// Files whose content was read and hashed.
     pub hashed: usize,

@@ -15,14 +15,20 @@ use crate::error::{Error, Result};
 pub struct Found {
     /// `/`-separated path relative to the root.
     pub rel: String,
+    /// Absolute path.
     pub abs: PathBuf,
+    /// Size in bytes.
     pub size: u64,
+    /// Modification time, ns since the epoch.
     pub mtime_ns: i64,
 }
 
 #[derive(Debug, Default)]
+/// What a walk found.
 pub struct Walked {
+    /// Files, sorted by path.
     pub files: Vec<Found>,
+    /// Things skipped, and why.
     pub warnings: Vec<String>,
 }
 

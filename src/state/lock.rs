@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 #[derive(Debug)]
 pub struct StateLock {
     _file: File,
+    /// The lock file.
     pub path: PathBuf,
 }
 

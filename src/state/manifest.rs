@@ -22,10 +22,13 @@ const HEADER: &str = "cdnsync-manifest 1";
 /// A deployed tree and when its scan started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Manifest {
+    /// Every tracked file.
     pub snapshot: Snapshot,
+    /// When the scan started (ns since the epoch), for the racy-timestamp rule.
     pub scan_start_ns: i64,
 }
 
+/// Where the manifest lives in `state_dir`.
 pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join("manifest")
 }

@@ -22,6 +22,7 @@ impl Outbox {
         Outbox { dir: state_dir.join("outbox") }
     }
 
+    /// The outbox folder.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -18,6 +18,7 @@ use crate::error::Result;
 /// Where `sync` writes the published copy inside `publish_dir`.
 pub const PUBLISHED: &str = ".cdnsync/manifest";
 
+/// The published copy's path inside `publish_dir`.
 pub fn published_path(publish_dir: &Path) -> PathBuf {
     publish_dir.join(PUBLISHED)
 }
@@ -25,6 +26,7 @@ pub fn published_path(publish_dir: &Path) -> PathBuf {
 /// What fetching the previous manifest gave.
 #[derive(Debug)]
 pub enum Fetched {
+    /// A valid manifest.
     Found(Manifest),
     /// The server answered, but not with a manifest (404 on a first deploy, say).
     Missing(String),

@@ -23,6 +23,7 @@ pub struct SubmitOptions {
     pub concurrency: usize,
     /// Builds the rate limiter of an action (API 3.0: 20/s; v2 FlushOrPushOverall: 100/min).
     pub rate: fn(&'static str, u32) -> TokenBucket,
+    /// Requests a second per action (at most the API's 20).
     pub requests_per_second: u32,
     /// Stop retrying transient failures this long after the run started; the job stays owed.
     pub retry_deadline: Duration,
@@ -80,10 +81,15 @@ struct Shared {
 
 /// Drains jobs.
 pub struct Submitter<'a, A: CdnApi> {
+    /// The API.
     pub api: &'a A,
+    /// Time and sleeping.
     pub clock: Arc<dyn Clock>,
+    /// Where jobs are persisted.
     pub outbox: &'a Outbox,
+    /// Limits and timings.
     pub opts: SubmitOptions,
+    /// Progress observer.
     pub progress: &'a dyn Progress,
     /// Task IDs of jobs already accepted (from `history.json`).
     pub known_tasks: HashSet<String>,
@@ -434,12 +440,16 @@ impl<A: CdnApi> Submitter<'_, A> {
 /// Counts of owed jobs by status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct OutboxCounts {
+    /// Waiting to be (re)sent.
     pub pending: usize,
+    /// Held until the daily quota resets.
     pub deferred: usize,
+    /// Refused for good; resent by `sync --retry-failed`.
     pub failed: usize,
 }
 
 impl OutboxCounts {
+    /// Count `jobs` by status.
     pub fn of(jobs: &[Job]) -> Self {
         let mut c = OutboxCounts::default();
         for j in jobs {

@@ -21,6 +21,7 @@ impl TokenBucket {
         Self::new(per_minute / 60_000.0, 1.0)
     }
 
+    /// A bucket refilling `rate_per_ms` tokens a millisecond, holding at most `burst`.
     pub fn new(rate_per_ms: f64, burst: f64) -> Self {
         TokenBucket { rate_per_ms, burst, tokens: burst, last_ms: None }
     }

@@ -37,6 +37,7 @@ use settle::{Burst, Settler, Touch};
 pub const QUEUE: usize = 1024;
 /// First retry delay for owed jobs that failed transiently; doubles up to [`OWED_RETRY_CAP`].
 pub const OWED_RETRY: Duration = Duration::from_secs(30);
+/// Longest wait between retries of owed jobs.
 pub const OWED_RETRY_CAP: Duration = Duration::from_secs(900);
 
 /// How the watcher runs.

@@ -51,6 +51,7 @@ pub struct Settler {
 }
 
 impl Settler {
+    /// A settler; `needs_trigger` when a trigger file is configured.
     pub fn new(settle: Duration, max_wait: Duration, needs_trigger: bool) -> Self {
         Settler {
             settle_ms: settle.as_millis() as i64,

@@ -79,10 +79,15 @@ pub fn sign(r: &Tc3Request, secret_id: &str, secret_key: &str, timestamp: i64, s
 /// Parsed `Authorization` header (for the fake API's verification).
 #[derive(Debug, PartialEq, Eq)]
 pub struct ParsedAuth<'a> {
+    /// The SecretId (shown in the header by design; never the key).
     pub secret_id: &'a str,
+    /// UTC date `YYYY-MM-DD` of the timestamp.
     pub date: &'a str,
+    /// Service name, `cdn`.
     pub service: &'a str,
+    /// `content-type;host` (and any other signed headers).
     pub signed_headers: &'a str,
+    /// Hex HMAC-SHA256 signature.
     pub signature: &'a str,
 }
 
