@@ -160,6 +160,8 @@ struct Planned {
     scan_start_ns: i64,
     /// The manifest diffed against (local, or fetched from `manifest_url`).
     previous: Option<manifest::Manifest>,
+    /// `previous` is this state directory's own manifest.
+    prev_is_local: bool,
 }
 
 impl<A: CdnApi> Engine<A> {
@@ -223,22 +225,9 @@ impl<A: CdnApi> Engine<A> {
         let baseline = opts.baseline || (prev.is_none() && !opts.all);
         let empty = Snapshot::default();
         let changes = plan::diff::diff(prev.as_ref().map_or(&empty, |m| &m.snapshot), &scanned.snapshot);
-        let plan = if baseline {
-            plan::Plan::default()
-        } else {
-            plan::make_plan(&PlanInput {
-                domains: &self.config.domains,
-                limits: &self.config.limits,
-                changes: &changes,
-                tree: &scanned.snapshot,
-                quota,
-                owed,
-                all: opts.all,
-                overseas_prefetch_batch: self.overseas_prefetch_batch(),
-                now_unix: self.clock.now_unix(),
-            })
-        };
+        let plan = self.plan_jobs(opts, baseline, &changes, &scanned.snapshot, owed, quota);
         Ok(Planned {
+            prev_is_local: prev.is_some() && !from_remote,
             changes,
             plan,
             snapshot: scanned.snapshot,
@@ -247,6 +236,32 @@ impl<A: CdnApi> Engine<A> {
             baseline,
             scan_start_ns,
             previous: prev,
+        })
+    }
+
+    /// Step 6, pure: the jobs for `changes` given the quota.
+    fn plan_jobs(
+        &self,
+        opts: &SyncOptions,
+        baseline: bool,
+        changes: &ChangeSet,
+        tree: &Snapshot,
+        owed: &[Job],
+        quota: &QuotaBook,
+    ) -> plan::Plan {
+        if baseline {
+            return plan::Plan::default();
+        }
+        plan::make_plan(&PlanInput {
+            domains: &self.config.domains,
+            limits: &self.config.limits,
+            changes,
+            tree,
+            quota,
+            owed,
+            all: opts.all,
+            overseas_prefetch_batch: self.overseas_prefetch_batch(),
+            now_unix: self.clock.now_unix(),
         })
     }
 
@@ -295,21 +310,26 @@ impl<A: CdnApi> Engine<A> {
         let outbox = self.outbox();
         let owed = outbox.load()?;
         let mut warnings = Vec::new();
-        // Fresh quota from the API where it has a query; the cache or the docs otherwise.
-        let fresh = match self.api.quota().await {
-            Ok(q) => q,
-            Err(f) => {
-                warnings.push(format!("could not read the quota ({f}); using the last known values"));
-                None
-            }
-        };
-        if let Some(q) = &fresh {
-            state::save_quota(&self.config.state_dir, q)?;
-        }
-        let quota = fresh.clone().unwrap_or_else(|| self.known_quota());
         let mut notes = Vec::new();
         let remote = self.fetch_published(&mut notes, &mut warnings).await;
-        let p = self.compute(opts, &owed, &quota, progress, remote)?;
+        // Scan and plan with the last known quota; only when there is something to send is the
+        // API asked for fresh numbers (and the plan redone with them), so a sync that finds
+        // nothing to do needs no network at all.
+        let known = self.known_quota();
+        let mut p = self.compute(opts, &owed, &known, progress, remote)?;
+        let mut fresh = None;
+        if !owed.is_empty() || !p.plan.jobs.is_empty() {
+            // Fresh quota from the API where it has a query; the cache or the docs otherwise.
+            match self.api.quota().await {
+                Ok(q) => fresh = q,
+                Err(f) => warnings.push(format!("could not read the quota ({f}); using the last known values")),
+            }
+            if let Some(q) = &fresh {
+                state::save_quota(&self.config.state_dir, q)?;
+                p.plan = self.plan_jobs(opts, p.baseline, &p.changes, &p.snapshot, &owed, q);
+            }
+        }
+        let quota = fresh.clone().unwrap_or(known);
         warnings.extend(p.warnings.iter().cloned());
         // Step 7: the jobs first, then the manifest that makes them owed.
         let mut new_jobs = p.plan.jobs.clone();
@@ -318,7 +338,12 @@ impl<A: CdnApi> Engine<A> {
         }
         outbox.put(&new_jobs)?;
         crate::failpoint::hit("outbox-written");
-        manifest::save(&self.config.state_dir, &manifest::Manifest { snapshot: p.snapshot.clone(), scan_start_ns: p.scan_start_ns })?;
+        // Nothing changed and nothing needed rehashing (so nothing is racy): the manifest on
+        // disk already says all this, and rewriting 100,000 entries would be the run's main cost.
+        let unchanged = p.prev_is_local && p.scan.hashed == 0 && p.previous.as_ref().is_some_and(|m| m.snapshot == p.snapshot);
+        if !unchanged {
+            manifest::save(&self.config.state_dir, &manifest::Manifest { snapshot: p.snapshot.clone(), scan_start_ns: p.scan_start_ns })?;
+        }
         crate::failpoint::hit("manifest-written");
         // Step 8: owed jobs first, then the new ones.
         let mut to_send: Vec<Job> = Vec::new();

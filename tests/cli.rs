@@ -164,3 +164,28 @@ fn progress_bars_only_on_a_terminal() {
     let quiet = run(format!("{bin} -q sync --full"));
     assert!(!String::from_utf8_lossy(&quiet.stdout).contains("hashing"), "-q: no bars");
 }
+
+#[test]
+fn a_sync_with_nothing_to_do_needs_no_network_and_keeps_the_manifest() {
+    let fake = fake();
+    let site = TempSite::new(&fake, "", "");
+    for i in 0..20 {
+        site.write(&format!("p/{i}.html"), "v1");
+    }
+    site.backdate_all();
+    site.run(&["sync"]).expect(0);
+    let manifest = site.state().join("manifest");
+    let before = (std::fs::read(&manifest).unwrap(), std::fs::metadata(&manifest).unwrap().modified().unwrap());
+    let requests = fake.requests().len();
+    let out = site.run(&["--json", "sync"]);
+    out.expect(0);
+    assert_eq!(out.json()["scan"]["hashed"], 0);
+    assert_eq!(fake.requests().len(), requests, "no request when there is nothing to send");
+    let after = (std::fs::read(&manifest).unwrap(), std::fs::metadata(&manifest).unwrap().modified().unwrap());
+    assert!(before == after, "the manifest was not rewritten");
+    // A change still goes out (and asks the API for fresh quota first).
+    site.write("p/3.html", "v2");
+    site.run(&["sync"]).expect(0);
+    assert!(fake.requests().iter().skip(requests).any(|r| r.action == "DescribePurgeQuota"));
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Mainland).len(), 1);
+}

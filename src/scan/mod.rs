@@ -90,8 +90,16 @@ fn build(
     let mut out = ScanOutcome { warnings: walked.warnings, snapshot: base, ..Default::default() };
     let mut to_hash: Vec<(usize, PathBuf)> = Vec::new();
     let mut entries: Vec<(String, u64, i64, Option<FileMeta>)> = Vec::with_capacity(walked.files.len());
+    // Both the walk and the previous snapshot are sorted by path: join them in one pass instead
+    // of a map lookup per file.
+    let mut cursor = prev.map(|p| p.snapshot.files.iter().peekable());
     for f in walked.files {
-        let old = prev.and_then(|p| p.snapshot.files.get(&f.rel).copied());
+        let old = cursor.as_mut().and_then(|c| {
+            while c.peek().is_some_and(|(k, _)| k.as_str() < f.rel.as_str()) {
+                c.next();
+            }
+            c.peek().filter(|(k, _)| **k == f.rel).map(|(_, m)| **m)
+        });
         let reuse = !full
             && match (prev, old) {
                 (Some(p), Some(o)) => hash::can_reuse(&o, f.size, f.mtime_ns, p.scan_start_ns),
@@ -117,6 +125,7 @@ fn build(
             Err(e) => out.warnings.push(format!("{}: cannot read ({e}); keeping its previous state", path.display())),
         }
     }
+    let mut found: Vec<(String, FileMeta)> = Vec::with_capacity(entries.len());
     for (i, (rel, size, mtime_ns, old)) in entries.into_iter().enumerate() {
         let meta = match (old, hashed[i]) {
             (Some(o), _) => {
@@ -135,7 +144,13 @@ fn build(
                 }
             }
         };
-        out.snapshot.files.insert(rel, meta);
+        found.push((rel, meta));
+    }
+    if out.snapshot.files.is_empty() {
+        // Sorted input: the map is built in one pass.
+        out.snapshot.files = found.into_iter().collect();
+    } else {
+        out.snapshot.files.extend(found);
     }
     Ok(out)
 }

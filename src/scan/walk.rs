@@ -103,81 +103,151 @@ pub fn walk_paths(spec: &ScanSpec, rels: &[String]) -> Result<Walked> {
     Ok(out)
 }
 
-fn drain(spec: &ScanSpec, mut stack: Vec<Pending>, out: &mut Walked) -> Result<()> {
-    while let Some((dir, prefix, ancestors)) = stack.pop() {
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if prefix.is_empty() => return Err(Error::io(&dir, e)),
+/// Walk the pending directories and everything below them. Directories are listed and their
+/// files stat'ed on several threads (a no-change sync of a large site is mostly `stat` calls);
+/// each thread keeps its own results, merged at the end (the caller sorts).
+fn drain(spec: &ScanSpec, stack: Vec<Pending>, out: &mut Walked) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    if threads == 1 {
+        let mut stack = stack;
+        while let Some((dir, prefix, ancestors)) = stack.pop() {
+            list_dir(spec, &dir, &prefix, &ancestors, out, &mut stack)?;
+        }
+        return Ok(());
+    }
+    struct Queue {
+        dirs: Vec<Pending>,
+        busy: usize,
+        error: Option<Error>,
+    }
+    let queue = std::sync::Mutex::new(Queue { dirs: stack, busy: 0, error: None });
+    let wake = std::sync::Condvar::new();
+    let parts: Vec<Walked> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Walked::default();
+                    let mut found = Vec::new();
+                    loop {
+                        let (dir, prefix, ancestors) = {
+                            let mut q = queue.lock().expect("walk queue");
+                            loop {
+                                if q.error.is_some() || (q.dirs.is_empty() && q.busy == 0) {
+                                    wake.notify_all();
+                                    return mine;
+                                }
+                                if let Some(d) = q.dirs.pop() {
+                                    q.busy += 1;
+                                    break d;
+                                }
+                                q = wake.wait(q).expect("walk queue");
+                            }
+                        };
+                        let res = list_dir(spec, &dir, &prefix, &ancestors, &mut mine, &mut found);
+                        let mut q = queue.lock().expect("walk queue");
+                        q.busy -= 1;
+                        q.dirs.append(&mut found);
+                        if let Err(e) = res {
+                            q.error.get_or_insert(e);
+                        }
+                        wake.notify_all();
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("walk thread")).collect()
+    });
+    if let Some(e) = queue.into_inner().expect("walk queue").error {
+        return Err(e);
+    }
+    for p in parts {
+        out.files.extend(p.files);
+        out.warnings.extend(p.warnings);
+    }
+    Ok(())
+}
+
+/// List one directory: its files into `out`, its subdirectories into `subdirs`.
+fn list_dir(
+    spec: &ScanSpec,
+    dir: &std::path::Path,
+    prefix: &str,
+    ancestors: &[(u64, u64)],
+    out: &mut Walked,
+    subdirs: &mut Vec<Pending>,
+) -> Result<()> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if prefix.is_empty() => return Err(Error::io(dir, e)),
+        Err(e) => {
+            out.warnings.push(format!("{}: cannot list ({e}); skipped", dir.display()));
+            return Ok(());
+        }
+    };
+    for entry in rd {
+        let entry = match entry {
+            Ok(e) => e,
             Err(e) => {
-                out.warnings.push(format!("{}: cannot list ({e}); skipped", dir.display()));
+                out.warnings.push(format!("{}: {e}", dir.display()));
                 continue;
             }
         };
-        for entry in rd {
-            let entry = match entry {
-                Ok(e) => e,
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            out.warnings.push(format!("{}: file name is not UTF-8; not tracked", entry.path().display()));
+            continue;
+        };
+        let rel = format!("{prefix}{name}");
+        let ft = match entry.file_type() {
+            Ok(ft) => ft,
+            Err(e) => {
+                out.warnings.push(format!("{}: {e}", entry.path().display()));
+                continue;
+            }
+        };
+        let meta = if ft.is_symlink() {
+            match fs::metadata(entry.path()) {
+                Ok(m) => m,
                 Err(e) => {
-                    out.warnings.push(format!("{}: {e}", dir.display()));
+                    out.warnings.push(format!("{}: broken symlink ({e}); skipped", entry.path().display()));
                     continue;
                 }
-            };
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else {
-                out.warnings.push(format!("{}: file name is not UTF-8; not tracked", entry.path().display()));
-                continue;
-            };
-            let rel = format!("{prefix}{name}");
-            let ft = match entry.file_type() {
-                Ok(ft) => ft,
+            }
+        } else if ft.is_dir() {
+            // Lazily stat directories only when needed (below); files need size and mtime.
+            match entry.metadata() {
+                Ok(m) => m,
                 Err(e) => {
                     out.warnings.push(format!("{}: {e}", entry.path().display()));
                     continue;
                 }
-            };
-            let meta = if ft.is_symlink() {
-                match fs::metadata(entry.path()) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        out.warnings.push(format!("{}: broken symlink ({e}); skipped", entry.path().display()));
-                        continue;
-                    }
-                }
-            } else if ft.is_dir() {
-                // Lazily stat directories only when needed (below); files need size and mtime.
-                match entry.metadata() {
-                    Ok(m) => m,
-                    Err(e) => {
-                        out.warnings.push(format!("{}: {e}", entry.path().display()));
-                        continue;
-                    }
-                }
-            } else {
-                match entry.metadata() {
-                    Ok(m) => m,
-                    Err(e) => {
-                        out.warnings.push(format!("{}: {e}", entry.path().display()));
-                        continue;
-                    }
-                }
-            };
-            if meta.is_dir() {
-                if spec.exclude_dirs.is_match(&rel) {
-                    continue;
-                }
-                let id = dir_id(&meta);
-                if cfg!(unix) && ancestors.contains(&id) {
-                    out.warnings.push(format!("{}: symlink loop; skipped", entry.path().display()));
-                    continue;
-                }
-                let mut anc = ancestors.clone();
-                anc.push(id);
-                stack.push((entry.path(), format!("{rel}/"), anc));
-            } else if meta.is_file() {
-                if spec.exclude.is_match(&rel) {
-                    continue;
-                }
-                out.files.push(Found { rel, abs: entry.path(), size: meta.len(), mtime_ns: mtime_ns(&meta) });
             }
+        } else {
+            match entry.metadata() {
+                Ok(m) => m,
+                Err(e) => {
+                    out.warnings.push(format!("{}: {e}", entry.path().display()));
+                    continue;
+                }
+            }
+        };
+        if meta.is_dir() {
+            if spec.exclude_dirs.is_match(&rel) {
+                continue;
+            }
+            let id = dir_id(&meta);
+            if cfg!(unix) && ancestors.contains(&id) {
+                out.warnings.push(format!("{}: symlink loop; skipped", entry.path().display()));
+                continue;
+            }
+            let mut anc = ancestors.to_vec();
+            anc.push(id);
+            subdirs.push((entry.path(), format!("{rel}/"), anc));
+        } else if meta.is_file() {
+            if spec.exclude.is_match(&rel) {
+                continue;
+            }
+            out.files.push(Found { rel, abs: entry.path(), size: meta.len(), mtime_ns: mtime_ns(&meta) });
         }
     }
     Ok(())

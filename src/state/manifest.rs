@@ -105,7 +105,7 @@ pub fn decode(bytes: &[u8], name: &Path) -> Result<Manifest> {
         .and_then(|r| r.trim().strip_prefix("scan_start_ns="))
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| bad(format!("unknown header {header:?}")))?;
-    let mut snapshot = Snapshot::default();
+    let mut entries: Vec<(String, FileMeta)> = Vec::with_capacity(count);
     for (i, line) in lines.enumerate() {
         let lineno = i + 2;
         let mut parts = line.splitn(4, ' ');
@@ -117,12 +117,18 @@ pub fn decode(bytes: &[u8], name: &Path) -> Result<Manifest> {
             size: size.parse().map_err(|_| bad(format!("line {lineno}: bad size")))?,
             mtime_ns: mtime.parse().map_err(|_| bad(format!("line {lineno}: bad mtime")))?,
         };
-        let p = unescape(p).ok_or_else(|| bad(format!("line {lineno}: bad escape")))?;
-        snapshot.files.insert(p, meta);
+        let p = if p.contains('\\') { unescape(p).ok_or_else(|| bad(format!("line {lineno}: bad escape")))? } else { p.to_string() };
+        // Written from a sorted map: sorted, no duplicates. Anything else was not written by us.
+        if entries.last().is_some_and(|(last, _)| *last >= p) {
+            return Err(bad(format!("line {lineno}: out of order")));
+        }
+        entries.push((p, meta));
     }
-    if snapshot.files.len() != count {
-        return Err(bad(format!("{} entries, end line says {count}", snapshot.files.len())));
+    if entries.len() != count {
+        return Err(bad(format!("{} entries, end line says {count}", entries.len())));
     }
+    // Sorted input: the map is built in one pass.
+    let snapshot = Snapshot { files: entries.into_iter().collect() };
     Ok(Manifest { snapshot, scan_start_ns })
 }
 
