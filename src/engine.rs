@@ -205,21 +205,34 @@ impl<A: CdnApi> Engine<A> {
         progress: &dyn Progress,
         remote: Option<manifest::Manifest>,
     ) -> Result<Planned> {
-        let local = manifest::load(&self.config.state_dir)?;
+        // Before any stat: the racy-timestamp rule measures from the start of the scan.
+        let scan_start_ns = self.clock.now_ms().saturating_mul(1_000_000);
+        // Walk the tree while the manifest loads: the walk is stat calls, the load is parsing.
+        let spec = self.scan_spec();
+        let whole = opts.paths.is_none() || opts.all;
+        let (local, walked) = std::thread::scope(|s| {
+            let walker = whole.then(|| s.spawn(|| scan::walk::walk(&spec)));
+            let local = manifest::load(&self.config.state_dir);
+            (local, walker.map(|w| w.join().expect("walk thread")))
+        });
+        let local = local?;
         // A manifest from another machine vouches for hashes, never for this disk's timestamps.
         let from_remote = local.is_none() && remote.is_some();
         let prev = local.or(remote);
-        let scan_start_ns = self.clock.now_ms().saturating_mul(1_000_000);
         let previous =
             prev.as_ref().filter(|_| !from_remote).map(|m| PreviousScan { snapshot: &m.snapshot, scan_start_ns: m.scan_start_ns });
         let (scanned, scan_start_ns) = match (&opts.paths, previous) {
             // Entries carried over were vouched for by the earlier scan: keep its start time, so
             // that the racy-timestamp rule still covers them (the rescanned files merely get
             // rehashed once more by the next whole scan).
-            (Some(paths), Some(previous)) if !opts.all => {
-                (scan::scan_paths(&self.scan_spec(), previous, paths, progress)?, previous.scan_start_ns)
+            (Some(paths), Some(previous)) if !opts.all => (scan::scan_paths(&spec, previous, paths, progress)?, previous.scan_start_ns),
+            _ => {
+                let walked = match walked {
+                    Some(w) => w?,
+                    None => scan::walk::walk(&spec)?,
+                };
+                (scan::scan_walked(&spec, walked, previous, opts.full, progress)?, scan_start_ns)
             }
-            _ => (scan::scan_with(&self.scan_spec(), previous, opts.full, progress)?, scan_start_ns),
         };
         let stats = ScanStats { files: scanned.snapshot.len(), hashed: scanned.hashed, reused: scanned.reused };
         let baseline = opts.baseline || (prev.is_none() && !opts.all);
@@ -356,7 +369,7 @@ impl<A: CdnApi> Engine<A> {
             }
         }
         to_send.extend(new_jobs);
-        let submitter = self.submitter(&outbox, progress);
+        let submitter = self.submitter(&outbox, progress, !to_send.is_empty());
         let done = submitter.run(to_send, fresh.or(Some(quota))).await?;
         self.record_history(&done)?;
         let tasks_finished = match opts.wait {
@@ -443,7 +456,7 @@ impl<A: CdnApi> Engine<A> {
         Ok(())
     }
 
-    fn submitter<'s>(&'s self, outbox: &'s Outbox, progress: &'s dyn Progress) -> Submitter<'s, A> {
+    fn submitter<'s>(&'s self, outbox: &'s Outbox, progress: &'s dyn Progress, any_jobs: bool) -> Submitter<'s, A> {
         let l = &self.config.limits;
         let mut opts = SubmitOptions {
             concurrency: l.concurrency,
@@ -455,7 +468,9 @@ impl<A: CdnApi> Engine<A> {
             opts.rate = crate::api::v2::rate;
             opts.fixed_purge_delay = Some(self.config.provider.v2_prefetch_delay);
         }
-        let known_tasks = self.recent_accepted().into_iter().filter_map(|j| j.task_id).collect();
+        // Only an ambiguous job's lookup needs them; a run with nothing to send skips the read.
+        let known_tasks =
+            if any_jobs { self.recent_accepted().into_iter().filter_map(|j| j.task_id).collect() } else { Default::default() };
         Submitter { api: &self.api, clock: self.clock.clone(), outbox, opts, progress, known_tasks, requests: Default::default() }
     }
 
@@ -469,7 +484,7 @@ impl<A: CdnApi> Engine<A> {
         }
         outbox.put(&jobs)?;
         let quota = self.api.quota().await.ok().flatten();
-        let submitter = self.submitter(&outbox, progress);
+        let submitter = self.submitter(&outbox, progress, true);
         let done = submitter.run(jobs, quota).await?;
         self.record_history(&done)?;
         let remaining = outbox.load()?;

@@ -54,6 +54,17 @@ pub fn scan(spec: &ScanSpec, prev: Option<PreviousScan<'_>>, full: bool) -> Resu
 /// [`scan`], reporting hashing progress.
 pub fn scan_with(spec: &ScanSpec, prev: Option<PreviousScan<'_>>, full: bool, progress: &dyn Progress) -> Result<ScanOutcome> {
     let walked = walk::walk(spec)?;
+    scan_walked(spec, walked, prev, full, progress)
+}
+
+/// The second half of [`scan`], for a walk done already (e.g. while the manifest was loading).
+pub fn scan_walked(
+    spec: &ScanSpec,
+    walked: walk::Walked,
+    prev: Option<PreviousScan<'_>>,
+    full: bool,
+    progress: &dyn Progress,
+) -> Result<ScanOutcome> {
     build(spec, walked, prev, full, Snapshot::default(), progress)
 }
 

@@ -1,8 +1,17 @@
 //! The manifest: the tree as last deployed, with the stat cache that lets the next scan skip
 //! unchanged files.
 //!
-//! Format (text, one file a line, fast to parse, checksummed so truncation and corruption are
-//! detected rather than read as "files removed"):
+//! Format 2 (binary, compact: ~80 bytes a file, loads without parsing numbers or hex; all
+//! integers little-endian), checksummed so that truncation and corruption are detected rather
+//! than read as "files removed":
+//!
+//! ```text
+//! "cdnsync-manifest 2\n"  scan_start_ns: i64  count: u64
+//! count × { path_len: u32  path: UTF-8  size: u64  mtime_ns: i64  blake3: [u8; 32] }   (sorted by path)
+//! "end"  blake3 of every byte before "end": [u8; 32]
+//! ```
+//!
+//! Format 1 (text, written by earlier versions) is still read:
 //!
 //! ```text
 //! cdnsync-manifest 1 scan_start_ns=<i64>
@@ -18,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::model::{ContentHash, FileMeta, Snapshot};
 
 const HEADER: &str = "cdnsync-manifest 1";
+const MAGIC2: &[u8] = b"cdnsync-manifest 2\n";
 
 /// A deployed tree and when its scan started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -62,8 +72,28 @@ fn unescape(s: &str) -> Option<String> {
     Some(out)
 }
 
-/// Serialise a manifest.
+/// Serialise a manifest (format 2).
 pub fn encode(m: &Manifest) -> Vec<u8> {
+    let files = &m.snapshot.files;
+    let mut out = Vec::with_capacity(64 + files.keys().map(|p| p.len() + 52).sum::<usize>());
+    out.extend_from_slice(MAGIC2);
+    out.extend_from_slice(&m.scan_start_ns.to_le_bytes());
+    out.extend_from_slice(&(files.len() as u64).to_le_bytes());
+    for (p, f) in files {
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(p.as_bytes());
+        out.extend_from_slice(&f.size.to_le_bytes());
+        out.extend_from_slice(&f.mtime_ns.to_le_bytes());
+        out.extend_from_slice(&f.hash.0);
+    }
+    let sum = blake3::hash(&out);
+    out.extend_from_slice(b"end");
+    out.extend_from_slice(sum.as_bytes());
+    out
+}
+
+/// Serialise in format 1 (text), as earlier versions wrote it.
+pub fn encode_text(m: &Manifest) -> Vec<u8> {
     let mut s = String::with_capacity(64 + m.snapshot.files.len() * 100);
     let _ = writeln!(s, "{HEADER} scan_start_ns={}", m.scan_start_ns);
     for (p, f) in &m.snapshot.files {
@@ -76,16 +106,60 @@ pub fn encode(m: &Manifest) -> Vec<u8> {
     s.into_bytes()
 }
 
+fn damaged(name: &Path, why: String) -> Error {
+    Error::State(format!(
+        "{}: manifest is damaged ({why}); cdnsync will not guess what was deployed. \
+         Move it aside and run `cdnsync sync --all` (purge everything once) or `cdnsync sync --baseline` \
+         (record the current tree, purge nothing)",
+        name.display()
+    ))
+}
+
+fn decode_binary(bytes: &[u8], name: &Path) -> Result<Manifest> {
+    let bad = |why: &str| damaged(name, why.to_string());
+    if bytes.len() < MAGIC2.len() + 16 + 35 {
+        return Err(bad("truncated"));
+    }
+    let (body, trailer) = bytes.split_at(bytes.len() - 35);
+    if &trailer[..3] != b"end" {
+        return Err(bad("no end marker: truncated"));
+    }
+    if blake3::hash(body).as_bytes() != &trailer[3..] {
+        return Err(bad("checksum mismatch"));
+    }
+    let mut at = MAGIC2.len();
+    let mut take = |n: usize| -> Result<&[u8]> {
+        let s = body.get(at..at + n).ok_or_else(|| bad("entry runs past the end"))?;
+        at += n;
+        Ok(s)
+    };
+    let le8 = |b: &[u8]| <[u8; 8]>::try_from(b).expect("8 bytes");
+    let scan_start_ns = i64::from_le_bytes(le8(take(8)?));
+    let count = u64::from_le_bytes(le8(take(8)?)) as usize;
+    let mut entries: Vec<(String, FileMeta)> = Vec::with_capacity(count.min(body.len() / 52));
+    for i in 0..count {
+        let len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
+        let path = std::str::from_utf8(take(len)?).map_err(|_| damaged(name, format!("entry {i}: path is not UTF-8")))?.to_string();
+        let size = u64::from_le_bytes(le8(take(8)?));
+        let mtime_ns = i64::from_le_bytes(le8(take(8)?));
+        let hash = ContentHash(take(32)?.try_into().expect("32 bytes"));
+        if entries.last().is_some_and(|(last, _)| *last >= path) {
+            return Err(damaged(name, format!("entry {i}: out of order")));
+        }
+        entries.push((path, FileMeta { size, mtime_ns, hash }));
+    }
+    if at != body.len() {
+        return Err(bad("bytes after the last entry"));
+    }
+    Ok(Manifest { snapshot: Snapshot { files: entries.into_iter().collect() }, scan_start_ns })
+}
+
 /// Parse a manifest; `name` is used in errors.
 pub fn decode(bytes: &[u8], name: &Path) -> Result<Manifest> {
-    let bad = |why: String| {
-        Error::State(format!(
-            "{}: manifest is damaged ({why}); cdnsync will not guess what was deployed. \
-             Move it aside and run `cdnsync sync --all` (purge everything once) or `cdnsync sync --baseline` \
-             (record the current tree, purge nothing)",
-            name.display()
-        ))
-    };
+    if bytes.starts_with(MAGIC2) {
+        return decode_binary(bytes, name);
+    }
+    let bad = |why: String| damaged(name, why);
     let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
     let body_end = text.trim_end_matches('\n').rfind('\n').map(|i| i + 1).ok_or_else(|| bad("truncated".into()))?;
     let (body, trailer) = text.split_at(body_end);
@@ -168,17 +242,49 @@ mod tests {
         assert_eq!(decode(&encode(&m), Path::new("m")).unwrap(), m);
         let empty = Manifest::default();
         assert_eq!(decode(&encode(&empty), Path::new("m")).unwrap(), empty);
+        // Manifests written by earlier versions (text) still load.
+        assert_eq!(decode(&encode_text(&m), Path::new("m")).unwrap(), m);
+        assert_eq!(decode(&encode_text(&empty), Path::new("m")).unwrap(), empty);
+        assert!(encode(&m).len() < encode_text(&m).len(), "format 2 is the compact one");
     }
 
     #[test]
     fn damage_is_detected_not_reset() {
-        let bytes = encode(&sample());
-        for cut in [0, 10, bytes.len() / 2, bytes.len() - 5] {
-            let err = decode(&bytes[..cut], Path::new("state/manifest")).unwrap_err().to_string();
-            assert!(err.contains("state/manifest") && err.contains("sync --all"), "cut {cut}: {err}");
+        for bytes in [encode(&sample()), encode_text(&sample())] {
+            for cut in [0, 10, bytes.len() / 2, bytes.len() - 5] {
+                let err = decode(&bytes[..cut], Path::new("state/manifest")).unwrap_err().to_string();
+                assert!(err.contains("state/manifest") && err.contains("sync --all"), "cut {cut}: {err}");
+            }
+            for at in [25, 60, bytes.len() - 40, bytes.len() - 2] {
+                let mut flipped = bytes.clone();
+                flipped[at] ^= 1;
+                assert!(decode(&flipped, Path::new("m")).is_err(), "flipped byte {at}");
+            }
         }
-        let mut flipped = bytes.clone();
-        flipped[60] ^= 1;
-        assert!(decode(&flipped, Path::new("m")).is_err());
+    }
+
+    #[test]
+    fn a_well_checksummed_but_unsorted_file_is_refused() {
+        // Hand-made: valid checksum, entries out of order (not something cdnsync writes).
+        let mut m = Manifest::default();
+        m.snapshot.files.insert("b".into(), FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(b"b") });
+        m.snapshot.files.insert("a".into(), FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(b"a") });
+        let good = encode(&m);
+        let body = &good[..good.len() - 35];
+        let entry = |p: &str| {
+            let mut e = (p.len() as u32).to_le_bytes().to_vec();
+            e.extend_from_slice(p.as_bytes());
+            e.extend_from_slice(&[0u8; 48]);
+            e
+        };
+        let head = &body[..MAGIC2.len() + 16];
+        let mut swapped = head.to_vec();
+        swapped.extend(entry("b"));
+        swapped.extend(entry("a"));
+        let sum = blake3::hash(&swapped);
+        swapped.extend_from_slice(b"end");
+        swapped.extend_from_slice(sum.as_bytes());
+        let err = decode(&swapped, Path::new("m")).unwrap_err().to_string();
+        assert!(err.contains("out of order"), "{err}");
     }
 }
