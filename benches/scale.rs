@@ -16,7 +16,8 @@
 //! 5. submitting 10,000 URLs to the local fake API (batches of 100, rate limits on) vs the best
 //!    the 20 requests/s limit allows;
 //!
-//! and the peak memory (max RSS) of each. Settings: `CDNSYNC_BENCH_FILES` (default 100000),
+//! and the peak memory (max RSS) of each. Quick measurements are the median of several runs
+//! (cold scan 3, no-change sync 7, alternating with the reference). Settings: `CDNSYNC_BENCH_FILES` (default 100000),
 //! `CDNSYNC_BENCH_DIR`.
 #![allow(clippy::disallowed_methods)] // a benchmark reads the real clock by definition
 
@@ -71,8 +72,8 @@ fn main() {
     run_sh(&format!("cd '{}' && find public -type f -print0 > '{}'", dir.display(), list.display()));
     let b3 = format!("cd '{}' && xargs -0 '{}' < '{}' > /dev/null", dir.display(), b3sum.display(), list.display());
     run_sh(&b3);
-    let reference = measure_sh(&b3);
-    let cold = measure(bin, &dir, &["plan"]);
+    let reference = median(3, || measure_sh(&b3));
+    let cold = median(3, || measure(bin, &dir, &["plan"]));
     rows.push(Row::new("cold scan (hash every file)", cold, Some(("b3sum", reference)), "target ≤ 1.0×, aim 0.5×"));
 
     // 2. No-change sync vs git status.
@@ -87,8 +88,13 @@ fn main() {
     }
     let status = format!("git --git-dir='{}' --work-tree='{}' status --porcelain > /dev/null", git_dir.display(), public.display());
     run_sh(&status);
-    let git = measure_sh(&status);
-    let nochange = measure(bin, &dir, &["sync"]);
+    // Alternate the two, so that any drift of the machine hits both alike.
+    let (mut gits, mut ours) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        gits.push(measure_sh(&status));
+        ours.push(measure(bin, &dir, &["sync"]));
+    }
+    let (git, nochange) = (median_of(gits), median_of(ours));
     rows.push(Row::new("no-change sync (stat only)", nochange, Some(("git status", git)), "target ≤ 1.0×"));
 
     // 3. A deploy that changes 1% of the files.
@@ -163,6 +169,16 @@ impl Row {
     fn new(name: &str, sample: Sample, reference: Option<(&str, Sample)>, target: &str) -> Self {
         Row { name: name.into(), sample, reference: reference.map(|(n, s)| (n.to_string(), s)), target: target.into(), note: String::new() }
     }
+}
+
+/// The median of `n` runs (by wall time).
+fn median(n: usize, mut f: impl FnMut() -> Sample) -> Sample {
+    median_of((0..n).map(|_| f()).collect())
+}
+
+fn median_of(mut v: Vec<Sample>) -> Sample {
+    v.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+    v.swap_remove(v.len() / 2)
 }
 
 fn nochange_copy(rows: &[Row]) -> Sample {

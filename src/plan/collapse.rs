@@ -13,7 +13,7 @@
 //! files under the directory, so the unchanged files it covers cost a conditional request each,
 //! not a full refetch.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
 
 /// A directory qualifies for the share rule with at least this many owed URLs under it...
 pub const SHARE_MIN_URLS: u64 = 200;
@@ -42,47 +42,57 @@ fn covers(dir: &str, container: &str) -> bool {
     dir.is_empty() || container == dir || (container.starts_with(dir) && container.as_bytes().get(dir.len()) == Some(&b'/'))
 }
 
+/// Per-directory file counts of one domain, shared by its areas.
+#[derive(Debug, Default)]
+pub struct DirCounts<'a> {
+    /// Files served under each directory (recursively).
+    total: HashMap<&'a str, u64>,
+    /// Owed (changed) files under each directory.
+    changed: HashMap<&'a str, u64>,
+}
+
+impl<'a> DirCounts<'a> {
+    /// `changed_files`: the files whose URLs are owed; `served_files`: every file the domain
+    /// serves (current and just removed), for the share of each directory that changed.
+    pub fn new(changed_files: &[&'a str], served_files: impl Iterator<Item = &'a str>) -> Self {
+        let mut total: HashMap<&str, u64> = HashMap::new();
+        for f in served_files {
+            let dir = f.rfind('/').map_or("", |i| &f[..i]);
+            for a in ancestors(dir) {
+                *total.entry(a).or_default() += 1;
+            }
+        }
+        let mut changed: HashMap<&str, u64> = HashMap::new();
+        let unique: HashSet<&str> = changed_files.iter().copied().collect();
+        for f in unique {
+            let dir = f.rfind('/').map_or("", |i| &f[..i]);
+            for a in ancestors(dir) {
+                *changed.entry(a).or_default() += 1;
+            }
+        }
+        DirCounts { total, changed }
+    }
+}
+
 /// Decide which URLs become directory purges.
 ///
-/// - `changed_files`: the files whose URLs are owed; `served_files`: every file the domain serves
-///   (current and just removed), for the share of each directory that changed;
+/// - `counts`: the domain's [`DirCounts`];
 /// - `urls`: each owed URL's container directory (see [`crate::plan::rules::UrlItem`]);
 /// - `url_budget` / `path_budget`: what today's quotas leave for this domain;
 /// - `everything`: treat the whole site as changed (`sync --all`).
-pub fn collapse<'a>(
-    changed_files: &[&'a str],
-    served_files: impl Iterator<Item = &'a str>,
-    urls: &[&str],
-    url_budget: u64,
-    path_budget: u64,
-    everything: bool,
-) -> Collapsed {
+pub fn collapse(counts: &DirCounts<'_>, urls: &[&str], url_budget: u64, path_budget: u64, everything: bool) -> Collapsed {
     let all_kept = || Collapsed { dirs: vec![], kept: (0..urls.len()).collect() };
     if urls.is_empty() || path_budget == 0 {
         return all_kept();
     }
-    let mut total: BTreeMap<&str, u64> = BTreeMap::new();
-    for f in served_files {
-        let dir = f.rfind('/').map_or("", |i| &f[..i]);
-        for a in ancestors(dir) {
-            *total.entry(a).or_default() += 1;
-        }
-    }
-    let changed_set: BTreeSet<&str> = changed_files.iter().copied().collect();
     if everything {
         return Collapsed {
             dirs: vec![String::new()],
             kept: urls.iter().enumerate().filter(|(_, c)| **c == "\0").map(|(i, _)| i).collect(),
         };
     }
-    let mut ch_files: BTreeMap<&str, u64> = BTreeMap::new();
-    for f in &changed_set {
-        let dir = f.rfind('/').map_or("", |i| &f[..i]);
-        for a in ancestors(dir) {
-            *ch_files.entry(a).or_default() += 1;
-        }
-    }
-    let mut ch_urls: BTreeMap<&str, u64> = BTreeMap::new();
+    let (total, ch_files) = (&counts.total, &counts.changed);
+    let mut ch_urls: HashMap<&str, u64> = HashMap::new();
     for c in urls {
         if *c == "\0" {
             continue;
@@ -103,7 +113,7 @@ pub fn collapse<'a>(
     let covered = |selected: &[String], c: &str| c != "\0" && selected.iter().any(|d| covers(d, c));
     // The share rule: topmost directories first, so a qualifying parent wins over its children.
     let mut share: Vec<&str> = ch_urls.iter().filter(|(d, n)| **n >= SHARE_MIN_URLS && ratio(d) >= SHARE_RATIO).map(|(d, _)| *d).collect();
-    share.sort_by_key(|d| (d.matches('/').count() + usize::from(!d.is_empty()), std::cmp::Reverse(ch_urls[d])));
+    share.sort_by_key(|d| (d.matches('/').count() + usize::from(!d.is_empty()), std::cmp::Reverse(ch_urls[d]), *d));
     for d in share {
         if selected.len() as u64 >= path_budget {
             break;
@@ -123,6 +133,7 @@ pub fn collapse<'a>(
                 .then(ch_urls[b].cmp(&ch_urls[a]))
                 .then(total.get(a).cmp(&total.get(b)))
                 .then(depth(b).cmp(&depth(a)))
+                .then(a.cmp(b))
         });
         for d in cands {
             if remaining(&selected) <= url_budget {
@@ -162,7 +173,8 @@ mod tests {
         let ch: Vec<&str> = changed.iter().map(String::as_str).collect();
         let cont = containers(changed);
         let urls: Vec<&str> = cont.iter().map(String::as_str).collect();
-        collapse(&ch, served.iter().map(String::as_str), &urls, url_budget, path_budget, all)
+        let counts = DirCounts::new(&ch, served.iter().map(String::as_str));
+        collapse(&counts, &urls, url_budget, path_budget, all)
     }
 
     #[test]

@@ -113,6 +113,7 @@ pub fn make_plan(input: &PlanInput) -> Plan {
                 }
             }
         }
+        let mut counts: Option<collapse::DirCounts> = None;
         for area in &dom.areas {
             let area = *area;
             let area_items: Vec<&rules::UrlItem> =
@@ -121,14 +122,17 @@ pub fn make_plan(input: &PlanInput) -> Plan {
             let path_key = QuotaBook::key(JobKind::PurgePaths, area);
             let (dirs, kept): (Vec<String>, Vec<usize>) = if input.limits.collapse == Collapse::Auto && !area_items.is_empty() {
                 let containers: Vec<&str> = area_items.iter().map(|it| it.container.as_str()).collect();
-                let served = input
-                    .tree
-                    .files
-                    .keys()
-                    .map(String::as_str)
-                    .chain(input.changes.removed.iter().map(String::as_str))
-                    .filter(|p| rules.serves(d, p));
-                let c = collapse::collapse(&files, served, &containers, left[&url_key], left[&path_key], input.all);
+                let counts = counts.get_or_insert_with(|| {
+                    let served = input
+                        .tree
+                        .files
+                        .keys()
+                        .map(String::as_str)
+                        .chain(input.changes.removed.iter().map(String::as_str))
+                        .filter(|p| rules.serves(d, p));
+                    collapse::DirCounts::new(&files, served)
+                });
+                let c = collapse::collapse(counts, &containers, left[&url_key], left[&path_key], input.all);
                 (c.dirs, c.kept)
             } else {
                 (Vec::new(), (0..area_items.len()).collect())

@@ -119,7 +119,7 @@ fn build(
         if reuse {
             entries.push((f.rel, f.size, f.mtime_ns, old));
         } else {
-            to_hash.push((entries.len(), f.abs));
+            to_hash.push((entries.len(), spec.root.join(&f.rel)));
             entries.push((f.rel, f.size, f.mtime_ns, None));
         }
     }

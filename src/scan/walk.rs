@@ -10,13 +10,11 @@ use std::path::PathBuf;
 use super::ScanSpec;
 use crate::error::{Error, Result};
 
-/// One file found by the walk.
+/// One file found by the walk (its path on disk is `root.join(rel)`: no per-file `PathBuf`).
 #[derive(Debug)]
 pub struct Found {
     /// `/`-separated path relative to the root.
     pub rel: String,
-    /// Absolute path.
-    pub abs: PathBuf,
     /// Size in bytes.
     pub size: u64,
     /// Modification time, ns since the epoch.
@@ -94,7 +92,7 @@ pub fn walk_paths(spec: &ScanSpec, rels: &[String]) -> Result<Walked> {
                 stack.push((abs, format!("{rel}/"), vec![dir_id(&root_meta), dir_id(&meta)]));
             }
         } else if meta.is_file() && !spec.exclude.is_match(rel) {
-            out.files.push(Found { rel: rel.to_string(), abs, size: meta.len(), mtime_ns: mtime_ns(&meta) });
+            out.files.push(Found { rel: rel.to_string(), size: meta.len(), mtime_ns: mtime_ns(&meta) });
         }
     }
     drain(spec, stack, &mut out)?;
@@ -134,6 +132,9 @@ fn drain(spec: &ScanSpec, stack: Vec<Pending>, out: &mut Walked) -> Result<()> {
                             loop {
                                 if q.error.is_some() || (q.dirs.is_empty() && q.busy == 0) {
                                     wake.notify_all();
+                                    drop(q);
+                                    // Each thread sorts its share; the shares are merged below.
+                                    mine.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
                                     return mine;
                                 }
                                 if let Some(d) = q.dirs.pop() {
@@ -160,11 +161,36 @@ fn drain(spec: &ScanSpec, stack: Vec<Pending>, out: &mut Walked) -> Result<()> {
     if let Some(e) = queue.into_inner().expect("walk queue").error {
         return Err(e);
     }
+    let mut merged: Vec<Found> = std::mem::take(&mut out.files);
+    merged.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     for p in parts {
-        out.files.extend(p.files);
+        merged = merge_sorted(merged, p.files);
         out.warnings.extend(p.warnings);
     }
+    out.files = merged;
     Ok(())
+}
+
+/// Merge two lists sorted by path.
+fn merge_sorted(a: Vec<Found>, b: Vec<Found>) -> Vec<Found> {
+    if a.is_empty() {
+        return b;
+    }
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        if x.rel <= y.rel {
+            out.extend(a.next());
+        } else {
+            out.extend(b.next());
+        }
+    }
+    out.extend(a);
+    out.extend(b);
+    out
 }
 
 /// List one directory: its files into `out`, its subdirectories into `subdirs`.
@@ -247,7 +273,7 @@ fn list_dir(
             if spec.exclude.is_match(&rel) {
                 continue;
             }
-            out.files.push(Found { rel, abs: entry.path(), size: meta.len(), mtime_ns: mtime_ns(&meta) });
+            out.files.push(Found { rel, size: meta.len(), mtime_ns: mtime_ns(&meta) });
         }
     }
     Ok(())
