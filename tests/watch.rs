@@ -12,9 +12,13 @@ const SETTLE_MS: u64 = 300;
 
 /// A site of `n` pages with a baseline, watch settings for tests, no prefetch.
 fn site(fake: &FakeCdn, n: usize, watch_extra: &str) -> TempSite {
+    site_settling(fake, n, SETTLE_MS, watch_extra)
+}
+
+fn site_settling(fake: &FakeCdn, n: usize, settle_ms: u64, watch_extra: &str) -> TempSite {
     let site = TempSite::new(fake, "", "");
     site.edit_config("prefetch = [\"**/index.html\"]", "");
-    site.append_config(&format!("[watch]\nsettle_ms = {SETTLE_MS}\nmax_wait_ms = 5000\n{watch_extra}"));
+    site.append_config(&format!("[watch]\nsettle_ms = {settle_ms}\nmax_wait_ms = 10000\n{watch_extra}"));
     for i in 0..n {
         site.write(&format!("p/{i}.html"), "v1");
     }
@@ -54,8 +58,11 @@ fn url(rel: &str) -> String {
 #[test]
 #[allow(clippy::disallowed_methods)] // the settle window is the behaviour under test
 fn a_burst_of_writes_becomes_one_purge_per_area() {
+    // A longer quiet time than the other tests: on a loaded CI machine a pause of a few hundred
+    // milliseconds between two writes of the burst must not split it.
+    const SETTLE: u64 = 1000;
     let fake = fake();
-    let site = site(&fake, 20, "");
+    let site = site_settling(&fake, 20, SETTLE, "");
     let w = start(&site, &[]);
     for i in 0..20 {
         site.write(&format!("p/{i}.html"), "v2");
@@ -64,8 +71,9 @@ fn a_burst_of_writes_becomes_one_purge_per_area() {
     let last_write = std::time::Instant::now();
     wait_for_purges(&fake, 2);
     let took = last_write.elapsed();
-    assert!(took < Duration::from_millis(SETTLE_MS + 2500), "synced {took:?} after the burst (settle {SETTLE_MS} ms)");
-    std::thread::sleep(Duration::from_millis(3 * SETTLE_MS));
+    assert!(took >= Duration::from_millis(SETTLE - 100), "synced {took:?} after the burst: before the quiet time (settle {SETTLE} ms)");
+    assert!(took < Duration::from_millis(SETTLE + 2500), "synced {took:?} after the burst (settle {SETTLE} ms)");
+    std::thread::sleep(Duration::from_millis(2 * SETTLE));
     let purges = purge_requests(&fake);
     assert_eq!(purges.len(), 2, "one request per area for the whole burst: {purges:?}");
     assert!(purges.iter().all(|r| r.size == 20), "{purges:?}");
@@ -91,7 +99,9 @@ fn identical_rewrites_temp_files_and_the_state_dir_send_nothing() {
     for i in 0..5 {
         site.rewrite_identical(&format!("p/{i}.html"));
     }
-    w.wait_for_line("synced 5 touched path(s): 0 added, 0 modified, 0 removed; 0 job(s)");
+    // (One burst normally; a loaded machine may split it, which changes nothing here.)
+    w.wait_for_line("touched path(s): 0 added, 0 modified, 0 removed; 0 job(s)");
+    std::thread::sleep(Duration::from_millis(SETTLE_MS + 500));
     assert!(work_requests(&fake).is_empty(), "{:?}", work_requests(&fake));
     // The watcher is still alive and sees a real change.
     site.write("p/3.html", "v2");
@@ -221,5 +231,13 @@ fn an_event_queue_overflow_rescans_the_whole_tree() {
         site.write(&format!("many/{i}.html"), "x");
     }
     w.wait_for_line("file events queued up; rescanning the whole tree");
-    w.wait_for_line("synced whole tree (event queue overflow): 1500 added");
+    w.wait_for_line("synced whole tree (event queue overflow)");
+    // Whatever the rescan did not see yet, later events bring in: all 1500 end up tracked.
+    for _ in 0..100 {
+        if site.run(&["--json", "status"]).json()["tracked_files"] == 1501 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the new files were not all tracked: {}", site.run(&["--json", "status"]).stdout);
 }
