@@ -146,3 +146,26 @@ fn a_lookup_never_claims_another_jobs_task() {
         assert_eq!(n, 2, "{area}: both deploys purged, each once: {purges:?}");
     }
 }
+
+/// `[limits] concurrency` bounds the requests in flight, and is used: with slow answers, exactly
+/// that many are outstanding at once.
+#[test]
+fn requests_in_flight_are_bounded_by_concurrency() {
+    let fake = fake_with(|c| {
+        for area in Area::ALL {
+            let mut e = c.quota.get(JobKind::PurgeUrls, area).unwrap();
+            e.batch = 2;
+            c.quota.set(JobKind::PurgeUrls, area, e);
+        }
+    });
+    let site = site_with_changes(&fake, 12);
+    site.edit_config("retry_deadline_secs = 20", "retry_deadline_secs = 20\nconcurrency = 3");
+    fake.inject(FaultRule {
+        action: Some("PurgeUrlsCache".into()),
+        fault: Fault::Latency(std::time::Duration::from_millis(300)),
+        count: 12,
+    });
+    site.run(&["sync"]).expect(0);
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Overseas).len(), 12);
+    assert_eq!(fake.max_in_flight(), 3, "12 slow jobs, concurrency 3");
+}

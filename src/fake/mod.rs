@@ -146,6 +146,9 @@ struct State {
     nonces: HashSet<(String, String)>,
     rng: fastrand::Rng,
     seq: u64,
+    /// Requests being handled now, and the most ever at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// A running fake. Stops when dropped.
@@ -180,6 +183,8 @@ impl FakeCdn {
             nonces: HashSet::new(),
             rng,
             seq: 0,
+            in_flight: 0,
+            max_in_flight: 0,
         }));
         let (tx, rx) = tokio::sync::watch::channel(false);
         let st = state.clone();
@@ -207,6 +212,11 @@ impl FakeCdn {
     /// Everything accepted so far.
     pub fn accepted(&self) -> Vec<AcceptedJob> {
         self.st().accepted.clone()
+    }
+
+    /// The most requests it was handling at the same time (a client's concurrency).
+    pub fn max_in_flight(&self) -> usize {
+        self.st().max_in_flight
     }
 
     /// Every request seen so far.
@@ -300,10 +310,16 @@ async fn connection(mut stream: tokio::net::TcpStream, state: Arc<Mutex<State>>)
             }
             continue;
         }
+        {
+            let mut s = state.lock().expect("fake state");
+            s.in_flight += 1;
+            s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        }
         let (reply, delay) = handle(&state, &req);
         if let Some(d) = delay {
             tokio::time::sleep(d).await;
         }
+        state.lock().expect("fake state").in_flight -= 1;
         match reply {
             Reply::Json(status, body) => {
                 if http::write_json(&mut stream, status, &body).await.is_err() {
