@@ -14,11 +14,7 @@ const FILES: usize = 30;
 /// area owes 3 purge jobs, sent one at a time.
 fn deployed_site() -> (FakeCdn, TempSite) {
     let fake = fake_with(|c| {
-        for area in Area::ALL {
-            let mut e = c.quota.get(JobKind::PurgeUrls, area).unwrap();
-            e.batch = 10;
-            c.quota.set(JobKind::PurgeUrls, area, e);
-        }
+        url_batch(c, 10);
     });
     let site = TempSite::new(&fake, "", "");
     site.edit_config("retry_deadline_secs = 20", "retry_deadline_secs = 20\nconcurrency = 1");

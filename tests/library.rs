@@ -45,11 +45,7 @@ fn thirty_percent_transient_faults_one_sync_delivers_everything() {
         let clock = ManualClock::new(LATE_EVENING_CST_MS - 3_600_000);
         let fake = fake_on(&clock, |c| {
             c.seed = seed;
-            for area in Area::ALL {
-                let mut e = c.quota.get(JobKind::PurgeUrls, area).unwrap();
-                e.batch = 10;
-                c.quota.set(JobKind::PurgeUrls, area, e);
-            }
+            url_batch(c, 10);
         });
         let site = TempSite::new(&fake, "", "");
         site.edit_config("retry_deadline_secs = 20", "retry_deadline_secs = 300");

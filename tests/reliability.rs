@@ -77,11 +77,7 @@ fn exhausted_quota_defers_with_exit_4_and_delivers_after_reset() {
 #[test]
 fn over_size_batch_from_a_smaller_account_limit_is_split() {
     let fake = fake_with(|c| {
-        for area in Area::ALL {
-            let mut e = c.quota.get(JobKind::PurgeUrls, area).unwrap();
-            e.batch = 3;
-            c.quota.set(JobKind::PurgeUrls, area, e);
-        }
+        url_batch(c, 3);
     });
     let site = site_with_changes(&fake, 8);
     site.run(&["sync"]).expect(0);
@@ -152,11 +148,7 @@ fn a_lookup_never_claims_another_jobs_task() {
 #[test]
 fn requests_in_flight_are_bounded_by_concurrency() {
     let fake = fake_with(|c| {
-        for area in Area::ALL {
-            let mut e = c.quota.get(JobKind::PurgeUrls, area).unwrap();
-            e.batch = 2;
-            c.quota.set(JobKind::PurgeUrls, area, e);
-        }
+        url_batch(c, 2);
     });
     let site = site_with_changes(&fake, 12);
     site.edit_config("retry_deadline_secs = 20", "retry_deadline_secs = 20\nconcurrency = 3");

@@ -135,6 +135,15 @@ pub fn fake_with(f: impl FnOnce(&mut FakeConfig)) -> FakeCdn {
     FakeCdn::start(c).unwrap()
 }
 
+/// An account whose PurgeUrlsCache batch limit is `batch` URLs in both areas.
+pub fn url_batch(c: &mut FakeConfig, batch: u64) {
+    for area in cdnsync::model::Area::ALL {
+        let mut e = c.quota.get(cdnsync::model::JobKind::PurgeUrls, area).unwrap();
+        e.batch = batch;
+        c.quota.set(cdnsync::model::JobKind::PurgeUrls, area, e);
+    }
+}
+
 /// Requests that submit work (not Describe*).
 pub fn work_requests(fake: &FakeCdn) -> Vec<cdnsync::fake::RequestLog> {
     fake.requests().into_iter().filter(|r| !r.action.starts_with("Describe")).collect()
