@@ -152,12 +152,12 @@ pub struct Engine<A: CdnApi> {
 struct Planned {
     changes: ChangeSet,
     plan: plan::Plan,
-    snapshot: Snapshot,
+    /// The tree found and when its scan started (for the racy-timestamp rule): the manifest
+    /// `sync` records, written from here without a copy.
+    current: manifest::Manifest,
     scan: ScanStats,
     warnings: Vec<String>,
     baseline: bool,
-    /// When the scan started (ns), recorded in the manifest for the racy-timestamp rule.
-    scan_start_ns: i64,
     /// The manifest diffed against (local, or fetched from `manifest_url`).
     previous: Option<manifest::Manifest>,
     /// `previous` is this state directory's own manifest.
@@ -243,11 +243,10 @@ impl<A: CdnApi> Engine<A> {
             prev_is_local: prev.is_some() && !from_remote,
             changes,
             plan,
-            snapshot: scanned.snapshot,
+            current: manifest::Manifest { snapshot: scanned.snapshot, scan_start_ns },
             scan: stats,
             warnings: scanned.warnings,
             baseline,
-            scan_start_ns,
             previous: prev,
         })
     }
@@ -339,7 +338,7 @@ impl<A: CdnApi> Engine<A> {
             }
             if let Some(q) = &fresh {
                 state::save_quota(&self.config.state_dir, q)?;
-                p.plan = self.plan_jobs(opts, p.baseline, &p.changes, &p.snapshot, &owed, q);
+                p.plan = self.plan_jobs(opts, p.baseline, &p.changes, &p.current.snapshot, &owed, q);
             }
         }
         let quota = fresh.clone().unwrap_or(known);
@@ -353,9 +352,9 @@ impl<A: CdnApi> Engine<A> {
         crate::failpoint::hit("outbox-written");
         // Nothing changed and nothing needed rehashing (so nothing is racy): the manifest on
         // disk already says all this, and rewriting 100,000 entries would be the run's main cost.
-        let unchanged = p.prev_is_local && p.scan.hashed == 0 && p.previous.as_ref().is_some_and(|m| m.snapshot == p.snapshot);
+        let unchanged = p.prev_is_local && p.scan.hashed == 0 && p.previous.as_ref().is_some_and(|m| m.snapshot == p.current.snapshot);
         if !unchanged {
-            manifest::save(&self.config.state_dir, &manifest::Manifest { snapshot: p.snapshot.clone(), scan_start_ns: p.scan_start_ns })?;
+            manifest::save(&self.config.state_dir, &p.current)?;
         }
         crate::failpoint::hit("manifest-written");
         // Step 8: owed jobs first, then the new ones.
@@ -441,10 +440,7 @@ impl<A: CdnApi> Engine<A> {
     fn publish_manifest(&self, p: &Planned, nothing_owed: bool, notes: &mut Vec<String>) -> Result<()> {
         let dest = remote::published_path(&self.config.publish_dir);
         if nothing_owed {
-            remote::publish(
-                &self.config.publish_dir,
-                &manifest::Manifest { snapshot: p.snapshot.clone(), scan_start_ns: p.scan_start_ns },
-            )?;
+            remote::publish(&self.config.publish_dir, &p.current)?;
             notes.push(format!("wrote {}: publish it with the site", dest.display()));
         } else if let Some(prev) = &p.previous {
             remote::publish(&self.config.publish_dir, prev)?;
