@@ -22,6 +22,18 @@ pub struct ScanSpec {
     pub exclude_dirs: GlobSet,
 }
 
+impl ScanSpec {
+    /// Is `rel` (relative, `/`-separated) inside a directory that is never entered?
+    pub fn in_excluded_dir(&self, rel: &str) -> bool {
+        rel.match_indices('/').any(|(i, _)| self.exclude_dirs.is_match(&rel[..i]))
+    }
+
+    /// Would a scan leave `rel` out, be it a file or a directory?
+    pub fn ignores(&self, rel: &str) -> bool {
+        self.exclude.is_match(rel) || self.exclude_dirs.is_match(rel) || self.in_excluded_dir(rel)
+    }
+}
+
 /// The manifest's stat cache, as the scan needs it.
 #[derive(Clone, Copy, Debug)]
 pub struct PreviousScan<'a> {

@@ -73,17 +73,15 @@ pub fn walk_paths(spec: &ScanSpec, rels: &[String]) -> Result<Walked> {
     let root_meta = fs::metadata(&spec.root).map_err(|e| Error::io(&spec.root, e))?;
     let mut out = Walked::default();
     let mut stack: Vec<Pending> = Vec::new();
-    'paths: for rel in rels {
+    for rel in rels {
         let rel = rel.trim_matches('/');
         if rel.is_empty() {
             stack.push((spec.root.clone(), String::new(), vec![dir_id(&root_meta)]));
             continue;
         }
         // Inside an excluded directory (`.git/`, the state dir…): never tracked.
-        for (i, _) in rel.match_indices('/') {
-            if spec.exclude_dirs.is_match(&rel[..i]) {
-                continue 'paths;
-            }
+        if spec.in_excluded_dir(rel) {
+            continue;
         }
         let abs = spec.root.join(rel);
         let Ok(meta) = fs::metadata(&abs) else { continue };

@@ -80,6 +80,11 @@ struct RootId {
     dev_ino: (u64, u64),
 }
 
+/// [`root_id`], for start-up, where a missing `publish_dir` is an error.
+fn existing_root_id(root: &Path) -> Result<RootId> {
+    root_id(root).ok_or_else(|| Error::Usage(format!("publish_dir {} does not exist", root.display())))
+}
+
 fn root_id(root: &Path) -> Option<RootId> {
     let target = std::fs::canonicalize(root).ok()?;
     let meta = std::fs::metadata(&target).ok()?;
@@ -137,7 +142,7 @@ const INOTIFY_HINT: &str = "; the inotify watch limit is reached: raise it with 
 
 impl Watching {
     fn start(root: &Path, tx: &tokio::sync::mpsc::Sender<Msg>, overflow: &Arc<AtomicBool>) -> Result<Self> {
-        let id = root_id(root).ok_or_else(|| Error::Usage(format!("publish_dir {} does not exist", root.display())))?;
+        let id = existing_root_id(root)?;
         let mut tree = make_watcher(tx.clone(), overflow.clone())?;
         tree.watch(&id.target, notify::RecursiveMode::Recursive).map_err(|e| watch_error(&id.target, e))?;
         let mut parent = make_watcher(tx.clone(), overflow.clone())?;
@@ -167,7 +172,7 @@ struct Poller {
 
 impl Poller {
     fn new(engine_root: &Path, every: Duration, spec: &crate::scan::ScanSpec, now_ms: i64) -> Result<Self> {
-        let id = root_id(engine_root).ok_or_else(|| Error::Usage(format!("publish_dir {} does not exist", engine_root.display())))?;
+        let id = existing_root_id(engine_root)?;
         let last = stats(spec)?;
         Ok(Poller { every, next_ms: now_ms + every.as_millis() as i64, id: Some(id), last })
     }
@@ -186,12 +191,9 @@ impl Poller {
             settler.touch(now_ms, Touch::Swap(why));
         }
         let spec = spec.clone();
-        let now = match tokio::task::spawn_blocking(move || stats(&spec)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                tracing::warn!("polling failed: {e}");
-                return;
-            }
+        let joined = tokio::task::spawn_blocking(move || stats(&spec)).await.map_err(|e| e.to_string());
+        let now = match joined.and_then(|r| r.map_err(|e| e.to_string())) {
+            Ok(s) => s,
             Err(e) => {
                 tracing::warn!("polling failed: {e}");
                 return;
@@ -235,6 +237,7 @@ pub async fn run<A: CdnApi>(
         None => (Some(Watching::start(&root, &tx, &overflow)?), None),
     };
     drop(tx);
+    let ignore = Ignore::new(spec.clone(), &cfg.state_dir);
     let mut settler = Settler::new(cfg.watch.settle, cfg.watch.max_wait, cfg.watch.trigger_file.is_some());
     let mut summary = WatchSummary::default();
     let mut owed = OwedRetry::default();
@@ -295,10 +298,10 @@ pub async fn run<A: CdnApi>(
                     return Err(Error::Usage("the file watcher stopped".into()));
                 };
                 let now = clock.now_ms();
-                handle(msg, engine, w, &mut settler, now);
+                handle(msg, engine, &ignore, w, &mut settler, now);
                 // Drain what else is queued without waiting.
                 while let Ok(m) = rx.try_recv() {
-                    handle(m, engine, w, &mut settler, now);
+                    handle(m, engine, &ignore, w, &mut settler, now);
                 }
             }
             _ = sleep => {}
@@ -374,7 +377,7 @@ fn log_report(burst: &Burst, r: &Report) {
 }
 
 /// Turn a watcher message into touches.
-fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, watching: &mut Watching, settler: &mut Settler, now: i64) {
+fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, ignore: &Ignore, watching: &mut Watching, settler: &mut Settler, now: i64) {
     let cfg = &engine.config;
     match msg {
         Msg::Rescan(why) => {
@@ -394,7 +397,7 @@ fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, watching: &mut Watching, sett
                     let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
                     if cfg.watch.trigger_file.as_deref() == Some(rel.as_str()) {
                         settler.touch(now, Touch::Trigger);
-                    } else if !ignored(engine, &rel, &p) {
+                    } else if !ignore.ignores(&rel, &p) {
                         settler.touch(now, Touch::Path(rel));
                     }
                 } else if p.file_name().is_some() && p.file_name() == link_name {
@@ -421,20 +424,24 @@ fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, watching: &mut Watching, sett
     }
 }
 
-/// Paths that never count: excluded ones (rsync temp files, editor swap files, `.git/`, the
-/// config's excludes) and the state directory.
-fn ignored<A: CdnApi>(engine: &Engine<A>, rel: &str, abs: &Path) -> bool {
-    let cfg = &engine.config;
-    if rel.is_empty() {
-        return false;
+/// Paths that never count: what a scan leaves out (rsync temp files, editor swap files, `.git/`,
+/// the config's excludes) and the state directory. Built once, consulted for every event.
+struct Ignore {
+    spec: crate::scan::ScanSpec,
+    /// The state directory as configured and as resolved (events carry resolved paths).
+    state_dirs: Vec<PathBuf>,
+}
+
+impl Ignore {
+    fn new(spec: crate::scan::ScanSpec, state_dir: &Path) -> Self {
+        let mut state_dirs = vec![state_dir.to_path_buf()];
+        state_dirs.extend(std::fs::canonicalize(state_dir));
+        Ignore { spec, state_dirs }
     }
-    if abs.starts_with(&cfg.state_dir) || std::fs::canonicalize(&cfg.state_dir).is_ok_and(|s| abs.starts_with(s)) {
-        return true;
+
+    fn ignores(&self, rel: &str, abs: &Path) -> bool {
+        !rel.is_empty() && (self.state_dirs.iter().any(|d| abs.starts_with(d)) || self.spec.ignores(rel))
     }
-    if cfg.exclude.is_match(rel) || cfg.exclude_dirs.is_match(rel) {
-        return true;
-    }
-    rel.match_indices('/').any(|(i, _)| cfg.exclude_dirs.is_match(&rel[..i]))
 }
 
 /// When to retry owed jobs in the background.
