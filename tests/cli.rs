@@ -144,17 +144,7 @@ fn progress_bars_only_on_a_terminal() {
     }
     let bin = env!("CARGO_BIN_EXE_cdnsync");
     let run = |cmd: String| {
-        std::process::Command::new("script")
-            .args(["-qec", &cmd, "/dev/null"])
-            .current_dir(&site.dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", site.dir.join("home"))
-            .env("TERM", "xterm")
-            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
-            .output()
-            .unwrap()
+        TempSite::with_credentials(&mut site.command("script")).args(["-qec", &cmd, "/dev/null"]).env("TERM", "xterm").output().unwrap()
     };
     let tty = run(format!("{bin} sync --full"));
     let text = String::from_utf8_lossy(&tty.stdout);

@@ -33,6 +33,24 @@ fn block<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
+/// `n` pages deployed (the baseline) and then all edited, with today's overseas purge quotas
+/// used up, on a fake and an engine sharing `clock`.
+fn edited_with_overseas_quota_gone(clock: &ManualClock, n: usize) -> (FakeCdn, TempSite, Engine<AnyApi>) {
+    let fake = fake_on(clock, |_| {});
+    let site = TempSite::new(&fake, "", "");
+    for i in 0..n {
+        site.write(&format!("p/{i}.html"), "v1");
+    }
+    let e = engine(&site, clock);
+    block(e.sync(&SyncOptions::default(), &())).unwrap();
+    for i in 0..n {
+        site.write(&format!("p/{i}.html"), "v2");
+    }
+    fake.set_available(JobKind::PurgeUrls, Area::Overseas, 0);
+    fake.set_available(JobKind::PurgePaths, Area::Overseas, 0);
+    (fake, site, e)
+}
+
 #[test]
 fn clock_constant_is_late_evening_in_china() {
     let unix = LATE_EVENING_CST_MS / 1000;
@@ -79,18 +97,7 @@ fn thirty_percent_transient_faults_one_sync_delivers_everything() {
 #[test]
 fn deferred_by_quota_delivered_after_midnight_china_time() {
     let clock = ManualClock::new(LATE_EVENING_CST_MS);
-    let fake = fake_on(&clock, |_| {});
-    let site = TempSite::new(&fake, "", "");
-    for i in 0..4 {
-        site.write(&format!("p/{i}.html"), "v1");
-    }
-    let e = engine(&site, &clock);
-    block(e.sync(&SyncOptions::default(), &())).unwrap();
-    for i in 0..4 {
-        site.write(&format!("p/{i}.html"), "v2");
-    }
-    fake.set_available(JobKind::PurgeUrls, Area::Overseas, 0);
-    fake.set_available(JobKind::PurgePaths, Area::Overseas, 0);
+    let (fake, _site, e) = edited_with_overseas_quota_gone(&clock, 4);
     let r = block(e.sync(&SyncOptions::default(), &())).unwrap();
     assert_eq!(r.exit_code(), 4);
     assert_eq!(r.outbox.deferred, 1);
@@ -114,18 +121,7 @@ fn deferred_by_quota_delivered_after_midnight_china_time() {
 #[test]
 fn watch_retries_deferred_jobs_after_the_quota_reset() {
     let clock = ManualClock::new(LATE_EVENING_CST_MS);
-    let fake = fake_on(&clock, |_| {});
-    let site = TempSite::new(&fake, "", "");
-    for i in 0..3 {
-        site.write(&format!("p/{i}.html"), "v1");
-    }
-    let e = engine(&site, &clock);
-    block(e.sync(&SyncOptions::default(), &())).unwrap();
-    for i in 0..3 {
-        site.write(&format!("p/{i}.html"), "v2");
-    }
-    fake.set_available(JobKind::PurgeUrls, Area::Overseas, 0);
-    fake.set_available(JobKind::PurgePaths, Area::Overseas, 0);
+    let (fake, _site, e) = edited_with_overseas_quota_gone(&clock, 3);
     let opts = cdnsync::watch::WatchOptions::default();
     let summary = block(async {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

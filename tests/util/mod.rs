@@ -86,16 +86,21 @@ impl TempSite {
         self.run_env(args, &[("TENCENTCLOUD_SECRET_ID", SECRET_ID), ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)])
     }
 
+    /// `program` in the site's folder with a clean environment: only `PATH` and a `HOME` of its
+    /// own (no credentials; add them with [`TempSite::with_credentials`] or `.env`).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(&self.dir).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", self.dir.join("home"));
+        c
+    }
+
+    /// The fake's credentials, as the environment gives them.
+    pub fn with_credentials(c: &mut Command) -> &mut Command {
+        c.env("TENCENTCLOUD_SECRET_ID", SECRET_ID).env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+    }
+
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
-        let out = Command::new(env!("CARGO_BIN_EXE_cdnsync"))
-            .args(args)
-            .current_dir(&self.dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.join("home"))
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
+        let out = self.command(env!("CARGO_BIN_EXE_cdnsync")).args(args).envs(env.iter().copied()).output().unwrap();
         Out {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -229,14 +234,8 @@ impl TempSite {
     /// Start the binary without waiting for it, with the fake's credentials plus `env`.
     pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> Running {
         use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cdnsync"))
+        let mut child = Self::with_credentials(&mut self.command(env!("CARGO_BIN_EXE_cdnsync")))
             .args(args)
-            .current_dir(&self.dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.join("home"))
-            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
