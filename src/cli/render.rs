@@ -89,12 +89,7 @@ impl Output {
             }
         }
         if command == "plan" {
-            let used: Vec<String> = r
-                .quota_after
-                .iter()
-                .filter(|(k, v)| r.quota_before.get(*k) != Some(v))
-                .map(|(k, v)| format!("{k}: {} -> {v}", r.quota_before[k]))
-                .collect();
+            let used: Vec<String> = quota_spent(r).map(|(k, before, after)| format!("{k}: {before} -> {after}")).collect();
             if !used.is_empty() {
                 s += &format!("quota (last known): {}\n", used.join(", "));
             }
@@ -239,27 +234,31 @@ impl Progress for Bars {
     }
 }
 
+/// The quotas a report's jobs spend: (`kind/area`, before, after).
+fn quota_spent(r: &Report) -> impl Iterator<Item = (&String, u64, u64)> {
+    r.quota_after.iter().filter_map(|(k, &after)| r.quota_before.get(k).filter(|&&b| b != after).map(|&b| (k, b, after)))
+}
+
 /// "sent 4 request(s); purged mainland 12 URL(s), overseas 12 URL(s); quota left …" for a run
 /// that submitted.
 pub fn summary_line(r: &Report) -> String {
     use std::collections::BTreeMap;
-    let mut per: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    // (verb, area, unit) -> URLs; verbs sorted so that "purged" comes before "prefetched".
+    let mut per: BTreeMap<(std::cmp::Reverse<&str>, &str, &str), usize> = BTreeMap::new();
     for j in r.jobs.iter().filter(|j| j.status == "accepted") {
         let verb = if j.kind == JobKind::PrefetchUrls { "prefetched" } else { "purged" };
         let unit = if j.kind == JobKind::PurgePaths { "dir(s)" } else { "URL(s)" };
-        *per.entry((verb, format!("{} {unit}", j.area))).or_default() += j.urls.len();
+        *per.entry((std::cmp::Reverse(verb), j.area.as_str(), unit)).or_default() += j.urls.len();
     }
     let mut parts = vec![format!("sent {} request(s)", r.requests)];
-    let mut verbs: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for ((verb, what), n) in per {
-        let (area, unit) = what.split_once(' ').unwrap_or((&what, ""));
+    let mut verbs: BTreeMap<std::cmp::Reverse<&str>, Vec<String>> = BTreeMap::new();
+    for ((verb, area, unit), n) in per {
         verbs.entry(verb).or_default().push(format!("{area} {n} {unit}"));
     }
-    for (verb, list) in verbs.iter().rev() {
-        parts.push(format!("{verb} {}", list.join(", ")));
+    for (verb, list) in verbs {
+        parts.push(format!("{} {}", verb.0, list.join(", ")));
     }
-    let left: Vec<String> =
-        r.quota_after.iter().filter(|(k, v)| r.quota_before.get(*k) != Some(v)).map(|(k, v)| format!("{k} {v}")).collect();
+    let left: Vec<String> = quota_spent(r).map(|(k, _, after)| format!("{k} {after}")).collect();
     if !left.is_empty() {
         parts.push(format!("quota left today (estimated): {}", left.join(", ")));
     }
