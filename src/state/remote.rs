@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::manifest::{self, Manifest};
+use crate::api::http::{Request, Transport};
 use crate::error::Result;
 
 /// Where `sync` writes the published copy inside `publish_dir`.
@@ -38,25 +39,25 @@ pub enum Fetched {
 /// so that a CDN in front of the site does not answer with a stale copy; pointing `manifest_url`
 /// at the origin is better still).
 pub async fn fetch(url: &str, timeout: Duration, now_unix: i64) -> Fetched {
-    let client = match reqwest::Client::builder().timeout(timeout).user_agent(concat!("cdnsync/", env!("CARGO_PKG_VERSION"))).build() {
-        Ok(c) => c,
-        Err(e) => return Fetched::Unusable(e.to_string()),
+    // The API's HTTP client (rustls, timeouts, user agent, errors that never echo the URL).
+    let transport = match Transport::new(timeout) {
+        Ok(t) => t,
+        Err(e) => return Fetched::Unusable(e),
     };
     let sep = if url.contains('?') { '&' } else { '?' };
-    let resp = match client.get(format!("{url}{sep}cdnsync={now_unix}")).header("Cache-Control", "no-cache").send().await {
-        Ok(r) => r,
-        Err(e) => return Fetched::Unusable(format!("{url}: {}", e.without_url())),
+    let req = Request {
+        method: "GET",
+        url: format!("{url}{sep}cdnsync={now_unix}"),
+        headers: vec![("Cache-Control".into(), "no-cache".into())],
+        body: Vec::new(),
     };
-    let status = resp.status();
-    if !status.is_success() {
-        return Fetched::Missing(format!("{url}: HTTP {}", status.as_u16()));
-    }
-    match resp.bytes().await {
-        Ok(b) => match manifest::decode(&b, Path::new(url)) {
+    match transport.send(req).await {
+        Ok((status, _)) if !(200..300).contains(&status) => Fetched::Missing(format!("{url}: HTTP {status}")),
+        Ok((_, body)) => match manifest::decode(&body, Path::new(url)) {
             Ok(m) => Fetched::Found(m),
             Err(e) => Fetched::Unusable(e.to_string()),
         },
-        Err(e) => Fetched::Unusable(format!("{url}: {}", e.without_url())),
+        Err(e) => Fetched::Unusable(format!("{url}: {e}")),
     }
 }
 
