@@ -56,6 +56,11 @@ fn exhausted_quota_defers_with_exit_4_and_delivers_after_reset() {
     out.expect(4);
     let j = out.json();
     assert_eq!(j["outbox"]["deferred"], 1, "{j}");
+    let deferred: Vec<&serde_json::Value> = j["jobs"].as_array().unwrap().iter().filter(|j| j["status"] == "deferred").collect();
+    assert_eq!(deferred.len(), 1, "{j}");
+    assert_eq!(deferred[0]["area"], "overseas");
+    assert_eq!(deferred[0]["urls"].as_array().unwrap().len(), 4);
+    assert!(deferred[0]["error"]["code"].is_string(), "{j}");
     assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Mainland).len(), 4);
     assert!(fake.urls(JobKind::PurgeUrls, Area::Overseas).is_empty());
     // Before the reset another sync does not send it (and still says 4).
@@ -100,6 +105,7 @@ fn network_down_exits_1_and_keeps_jobs_owed() {
     let out = site.run(&["--json", "sync"]);
     out.expect(1);
     assert_eq!(out.json()["outbox"]["pending"], 2, "{}", out.stdout);
+    assert!(out.json()["jobs"].as_array().unwrap().iter().all(|j| j["status"] == "pending" && j["task_id"].is_null()), "{}", out.stdout);
     // Back online: the owed jobs go out although the files no longer look changed.
     std::fs::write(site.dir.join("cdnsync.toml"), cfg).unwrap();
     let out = site.run(&["--json", "sync"]);
@@ -113,7 +119,13 @@ fn url_quota_used_up_collapses_to_a_directory_purge() {
     let fake = fake();
     let site = site_with_changes(&fake, 4);
     fake.set_available(JobKind::PurgeUrls, Area::Overseas, 2);
-    site.run(&["sync"]).expect(0);
+    let out = site.run(&["--json", "sync"]);
+    out.expect(0);
+    let dir_jobs: Vec<serde_json::Value> =
+        out.json()["jobs"].as_array().unwrap().iter().filter(|j| j["kind"] == "purge_paths").cloned().collect();
+    assert_eq!(dir_jobs.len(), 1, "{}", out.stdout);
+    assert_eq!(dir_jobs[0]["action"], "PurgePathCache");
+    assert_eq!(dir_jobs[0]["area"], "overseas");
     assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Mainland).len(), 4);
     assert!(fake.urls(JobKind::PurgeUrls, Area::Overseas).is_empty());
     assert_eq!(fake.urls(JobKind::PurgePaths, Area::Overseas), set(["https://www.example.com/p/"]));

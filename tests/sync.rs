@@ -76,6 +76,19 @@ fn deploy_purges_exactly_what_changed_in_every_area() {
             set(["docs/index.html", "docs/", "index.html", ""].map(|p| format!("{BASE}{p}")))
         );
     }
+    // SPEC §6: each job's own fields say what the API took, per area.
+    let mut reported: std::collections::BTreeSet<(String, String)> = Default::default();
+    for job in j["jobs"].as_array().unwrap() {
+        assert!(job["id"].as_str().is_some_and(|id| !id.is_empty()), "{job}");
+        if job["kind"] == "purge_urls" {
+            for u in job["urls"].as_array().unwrap() {
+                reported.insert((job["area"].as_str().unwrap().to_string(), u.as_str().unwrap().to_string()));
+            }
+        }
+    }
+    let want_reported: std::collections::BTreeSet<(String, String)> =
+        Area::ALL.iter().flat_map(|a| want_purge.iter().map(move |u| (a.as_str().to_string(), u.clone()))).collect();
+    assert_eq!(reported, want_reported);
     for job in j["jobs"].as_array().unwrap() {
         assert_eq!(job["status"], "accepted", "{job}");
         assert!(job["task_id"].as_str().is_some_and(|t| t.contains("fake")), "{job}");
