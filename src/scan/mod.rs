@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use globset::GlobSet;
 
 use crate::error::Result;
-use crate::model::{FileMeta, Snapshot};
+use crate::model::{ContentHash, FileMeta, Snapshot};
 use crate::submit::Progress;
 
 /// What to scan and what to leave out.
@@ -111,8 +111,9 @@ fn build(
     progress: &dyn Progress,
 ) -> Result<ScanOutcome> {
     let mut out = ScanOutcome { warnings: walked.warnings, snapshot: base, ..Default::default() };
+    // One entry per file found, in path order; files to hash get their hash filled in below.
+    let mut found: Vec<(String, FileMeta)> = Vec::with_capacity(walked.files.len());
     let mut to_hash: Vec<(usize, PathBuf)> = Vec::new();
-    let mut entries: Vec<(String, u64, i64, Option<FileMeta>)> = Vec::with_capacity(walked.files.len());
     // Both the walk and the previous snapshot are sorted by path: join them in one pass instead
     // of a map lookup per file.
     let mut cursor = prev.map(|p| p.snapshot.files.iter().peekable());
@@ -123,51 +124,55 @@ fn build(
             }
             c.peek().filter(|(k, _)| **k == f.rel).map(|(_, m)| **m)
         });
-        let reuse = !full
-            && match (prev, old) {
-                (Some(p), Some(o)) => hash::can_reuse(&o, f.size, f.mtime_ns, p.scan_start_ns),
-                _ => false,
-            };
-        if reuse {
-            entries.push((f.rel, f.size, f.mtime_ns, old));
-        } else {
-            to_hash.push((entries.len(), spec.root.join(&f.rel)));
-            entries.push((f.rel, f.size, f.mtime_ns, None));
+        match (prev, old) {
+            (Some(p), Some(o)) if !full && hash::can_reuse(&o, f.size, f.mtime_ns, p.scan_start_ns) => found.push((f.rel, o)),
+            _ => {
+                to_hash.push((found.len(), spec.root.join(&f.rel)));
+                found.push((f.rel, FileMeta { size: f.size, mtime_ns: f.mtime_ns, hash: ContentHash([0; 32]) }));
+            }
         }
     }
+    out.reused = found.len() - to_hash.len();
     crate::failpoint::hit("scan");
     progress.hashing(to_hash.len());
-    let results = hash::hash_files(to_hash.iter().map(|(_, p)| p.as_path()).collect::<Vec<&Path>>().as_slice(), &|| progress.hashed());
-    let mut hashed = vec![None; entries.len()];
+    let results = if to_hash.is_empty() {
+        Vec::new()
+    } else {
+        hash::hash_files(to_hash.iter().map(|(_, p)| p.as_path()).collect::<Vec<&Path>>().as_slice(), &|| progress.hashed())
+    };
+    // Entries that turned out not to belong in the snapshot (deleted while we scanned).
+    let mut gone: Vec<usize> = Vec::new();
     for ((idx, path), res) in to_hash.iter().zip(results) {
         match res {
-            Ok(h) => hashed[*idx] = Some(h),
+            Ok(h) => {
+                found[*idx].1.hash = h;
+                out.hashed += 1;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Deleted while we scanned: it is gone, so it is not in the snapshot.
+                gone.push(*idx);
             }
-            Err(e) => out.warnings.push(format!("{}: cannot read ({e}); keeping its previous state", path.display())),
-        }
-    }
-    let mut found: Vec<(String, FileMeta)> = Vec::with_capacity(entries.len());
-    for (i, (rel, size, mtime_ns, old)) in entries.into_iter().enumerate() {
-        let meta = match (old, hashed[i]) {
-            (Some(o), _) => {
-                out.reused += 1;
-                o
-            }
-            (None, Some(h)) => {
-                out.hashed += 1;
-                FileMeta { size, mtime_ns, hash: h }
-            }
-            (None, None) => {
+            Err(e) => {
+                out.warnings.push(format!("{}: cannot read ({e}); keeping its previous state", path.display()));
                 // Unreadable: carry the old record over so the file is neither "removed" nor lost.
-                match prev.and_then(|p| p.snapshot.files.get(&rel).copied()) {
-                    Some(o) if Path::new(&spec.root).join(&rel).exists() => o,
-                    _ => continue,
+                match prev.and_then(|p| p.snapshot.files.get(&found[*idx].0).copied()) {
+                    Some(o) if path.exists() => {
+                        found[*idx].1 = o;
+                        out.reused += 1;
+                    }
+                    _ => gone.push(*idx),
                 }
             }
-        };
-        found.push((rel, meta));
+        }
+    }
+    if !gone.is_empty() {
+        let mut i = 0;
+        let mut gone = gone.iter().peekable();
+        found.retain(|_| {
+            let keep = gone.next_if_eq(&&i).is_none();
+            i += 1;
+            keep
+        });
     }
     if out.snapshot.files.is_empty() {
         // Sorted input: the map is built in one pass.

@@ -6,6 +6,10 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+
+use globset::GlobSet;
 
 use super::ScanSpec;
 use crate::error::{Error, Result};
@@ -41,6 +45,21 @@ fn dir_id(_m: &fs::Metadata) -> (u64, u64) {
     (0, 0)
 }
 
+/// The (device, inode) of a real (not symlinked) subdirectory, without a `stat`: the inode comes
+/// with the directory entry, the device is the parent's. (At a mount point the entry's inode is
+/// the one underneath; the loop guard then stops one round later, when it meets the symlink
+/// itself again, whose identity always comes from `stat`.)
+#[cfg(unix)]
+fn entry_dir_id(entry: &fs::DirEntry, parent: (u64, u64)) -> (u64, u64) {
+    use std::os::unix::fs::DirEntryExt;
+    (parent.0, entry.ino())
+}
+
+#[cfg(not(unix))]
+fn entry_dir_id(_entry: &fs::DirEntry, _parent: (u64, u64)) -> (u64, u64) {
+    (0, 0)
+}
+
 /// Modification time in nanoseconds since the epoch (0 if the platform has none).
 pub fn mtime_ns(m: &fs::Metadata) -> i64 {
     match m.modified() {
@@ -52,17 +71,32 @@ pub fn mtime_ns(m: &fs::Metadata) -> i64 {
     }
 }
 
-/// A directory still to list: absolute path, relative prefix ending in '/' (or empty), and the
-/// (device, inode) of it and its ancestors, to detect symlink loops.
-type Pending = (PathBuf, String, Vec<(u64, u64)>);
+/// A directory still to list.
+struct Pending {
+    /// Where its listing goes (see [`Item::Dir`]).
+    id: usize,
+    path: PathBuf,
+    /// Relative prefix ending in '/' (or empty for the root).
+    prefix: String,
+    /// The (device, inode) of it and its ancestors, to detect symlink loops.
+    ancestors: Vec<(u64, u64)>,
+}
+
+/// One entry of a directory listing, sorted by path: a file, or a subdirectory whose own listing
+/// is stored under that number. Ordering files by name and subdirectories by name + '/' within
+/// each directory puts the whole tree in path order (the order the manifest and the diff use)
+/// without sorting 100,000 paths at the end.
+enum Item {
+    File(Found),
+    Dir(usize),
+}
 
 /// Walk the tree under `spec.root`, sorted by path.
 pub fn walk(spec: &ScanSpec) -> Result<Walked> {
     let root_meta = fs::metadata(&spec.root).map_err(|e| Error::io(&spec.root, e))?;
     let mut out = Walked::default();
-    let stack: Vec<Pending> = vec![(spec.root.clone(), String::new(), vec![dir_id(&root_meta)])];
-    drain(spec, stack, &mut out)?;
-    out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    let root = Pending { id: 0, path: spec.root.clone(), prefix: String::new(), ancestors: vec![dir_id(&root_meta)] };
+    drain(spec, vec![root], &mut out)?;
     Ok(out)
 }
 
@@ -72,11 +106,12 @@ pub fn walk(spec: &ScanSpec) -> Result<Walked> {
 pub fn walk_paths(spec: &ScanSpec, rels: &[String]) -> Result<Walked> {
     let root_meta = fs::metadata(&spec.root).map_err(|e| Error::io(&spec.root, e))?;
     let mut out = Walked::default();
-    let mut stack: Vec<Pending> = Vec::new();
+    let mut roots: Vec<Pending> = Vec::new();
     for rel in rels {
         let rel = rel.trim_matches('/');
+        let id = roots.len();
         if rel.is_empty() {
-            stack.push((spec.root.clone(), String::new(), vec![dir_id(&root_meta)]));
+            roots.push(Pending { id, path: spec.root.clone(), prefix: String::new(), ancestors: vec![dir_id(&root_meta)] });
             continue;
         }
         // Inside an excluded directory (`.git/`, the state dir…): never tracked.
@@ -87,191 +122,215 @@ pub fn walk_paths(spec: &ScanSpec, rels: &[String]) -> Result<Walked> {
         let Ok(meta) = fs::metadata(&abs) else { continue };
         if meta.is_dir() {
             if !spec.exclude_dirs.is_match(rel) {
-                stack.push((abs, format!("{rel}/"), vec![dir_id(&root_meta), dir_id(&meta)]));
+                roots.push(Pending { id, path: abs, prefix: format!("{rel}/"), ancestors: vec![dir_id(&root_meta), dir_id(&meta)] });
             }
         } else if meta.is_file() && !spec.exclude.is_match(rel) {
             out.files.push(Found { rel: rel.to_string(), size: meta.len(), mtime_ns: mtime_ns(&meta) });
         }
     }
-    drain(spec, stack, &mut out)?;
+    drain(spec, roots, &mut out)?;
     out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     out.files.dedup_by(|a, b| a.rel == b.rel);
     Ok(out)
 }
 
-/// Walk the pending directories and everything below them. Directories are listed and their
-/// files stat'ed on several threads (a no-change sync of a large site is mostly `stat` calls);
-/// each thread keeps its own results, merged at the end (the caller sorts).
-fn drain(spec: &ScanSpec, stack: Vec<Pending>, out: &mut Walked) -> Result<()> {
+/// What one thread of the walk returns: the listings it made (by directory number) and its
+/// warnings.
+type Part = (Vec<(usize, Vec<Item>)>, Vec<String>);
+
+/// The directories waiting to be listed, shared by the walk's threads.
+struct Queue {
+    dirs: Vec<Pending>,
+    /// Threads listing a directory now (which may add more).
+    busy: usize,
+    error: Option<Error>,
+}
+
+/// Walk the pending directories and everything below them, appending their files to `out` in
+/// tree order (root by root). Directories are listed and their files stat'ed on several threads
+/// (a no-change sync of a large site is mostly `stat` calls); each listing is sorted on its own
+/// thread and the listings are stitched together at the end.
+fn drain(spec: &ScanSpec, roots: Vec<Pending>, out: &mut Walked) -> Result<()> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    if threads == 1 {
-        let mut stack = stack;
-        while let Some((dir, prefix, ancestors)) = stack.pop() {
-            list_dir(spec, &dir, &prefix, &ancestors, out, &mut stack)?;
-        }
-        return Ok(());
-    }
-    struct Queue {
-        dirs: Vec<Pending>,
-        busy: usize,
-        error: Option<Error>,
-    }
-    let queue = std::sync::Mutex::new(Queue { dirs: stack, busy: 0, error: None });
-    let wake = std::sync::Condvar::new();
-    let parts: Vec<Walked> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Walked::default();
-                    let mut found = Vec::new();
-                    loop {
-                        let (dir, prefix, ancestors) = {
-                            let mut q = queue.lock().expect("walk queue");
-                            loop {
-                                if q.error.is_some() || (q.dirs.is_empty() && q.busy == 0) {
-                                    wake.notify_all();
-                                    drop(q);
-                                    // Each thread sorts its share; the shares are merged below.
-                                    mine.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-                                    return mine;
-                                }
-                                if let Some(d) = q.dirs.pop() {
-                                    q.busy += 1;
-                                    break d;
-                                }
-                                q = wake.wait(q).expect("walk queue");
-                            }
-                        };
-                        let res = list_dir(spec, &dir, &prefix, &ancestors, &mut mine, &mut found);
-                        let mut q = queue.lock().expect("walk queue");
-                        q.busy -= 1;
-                        q.dirs.append(&mut found);
-                        if let Err(e) = res {
-                            q.error.get_or_insert(e);
-                        }
+    let root_ids: Vec<usize> = roots.iter().map(|r| r.id).collect();
+    // Numbers for the directories found: each listing takes a block for its subdirectories.
+    let next_id = AtomicUsize::new(roots.len());
+    let queue = Mutex::new(Queue { dirs: roots, busy: 0, error: None });
+    let wake = Condvar::new();
+    let worker = || {
+        // Each thread matches with its own copy of the globs: a shared regex hands its scratch
+        // space to one thread at a time.
+        let (exclude, exclude_dirs) = (spec.exclude.clone(), spec.exclude_dirs.clone());
+        let mut listings: Vec<(usize, Vec<Item>)> = Vec::new();
+        let mut warnings: Vec<String> = Vec::new();
+        let mut found: Vec<Pending> = Vec::new();
+        loop {
+            let job = {
+                let mut q = queue.lock().expect("walk queue");
+                loop {
+                    if q.error.is_some() || (q.dirs.is_empty() && q.busy == 0) {
                         wake.notify_all();
+                        break None;
                     }
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().expect("walk thread")).collect()
-    });
+                    if let Some(d) = q.dirs.pop() {
+                        q.busy += 1;
+                        break Some(d);
+                    }
+                    q = wake.wait(q).expect("walk queue");
+                }
+            };
+            let Some(dir) = job else { break };
+            let mut items = Vec::new();
+            let res = list_dir(&exclude, &exclude_dirs, &dir, &mut items, &mut warnings, &mut found);
+            // Subdirectories are numbered within this listing until here.
+            items.sort_unstable_by(|a, b| item_key(a, &found).cmp(item_key(b, &found)));
+            let base = next_id.fetch_add(found.len(), Ordering::Relaxed);
+            for item in &mut items {
+                if let Item::Dir(i) = item {
+                    *i += base;
+                }
+            }
+            for (i, sub) in found.iter_mut().enumerate() {
+                sub.id = base + i;
+            }
+            listings.push((dir.id, items));
+            let mut q = queue.lock().expect("walk queue");
+            q.busy -= 1;
+            q.dirs.append(&mut found);
+            if let Err(e) = res {
+                q.error.get_or_insert(e);
+            }
+            wake.notify_all();
+        }
+        (listings, warnings)
+    };
+    let parts: Vec<Part> = if threads == 1 {
+        vec![worker()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+            handles.into_iter().map(|w| w.join().expect("walk thread")).collect()
+        })
+    };
     if let Some(e) = queue.into_inner().expect("walk queue").error {
         return Err(e);
     }
-    let mut merged: Vec<Found> = std::mem::take(&mut out.files);
-    merged.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-    for p in parts {
-        merged = merge_sorted(merged, p.files);
-        out.warnings.extend(p.warnings);
+    let mut listings: Vec<Option<Vec<Item>>> = (0..next_id.into_inner()).map(|_| None).collect();
+    let mut files = 0;
+    for (part, warnings) in parts {
+        out.warnings.extend(warnings);
+        for (id, items) in part {
+            files += items.len();
+            listings[id] = Some(items);
+        }
     }
-    out.files = merged;
+    out.files.reserve(files);
+    // Depth first, each listing in order: the tree in path order.
+    let mut stack: Vec<std::vec::IntoIter<Item>> = Vec::new();
+    for id in root_ids {
+        stack.extend(listings[id].take().map(Vec::into_iter));
+        while let Some(top) = stack.last_mut() {
+            match top.next() {
+                Some(Item::File(f)) => out.files.push(f),
+                Some(Item::Dir(sub)) => stack.extend(listings[sub].take().map(Vec::into_iter)),
+                None => {
+                    stack.pop();
+                }
+            }
+        }
+    }
     Ok(())
 }
 
-/// Merge two lists sorted by path.
-fn merge_sorted(a: Vec<Found>, b: Vec<Found>) -> Vec<Found> {
-    if a.is_empty() {
-        return b;
+/// The path an item sorts by: a file's path, or a subdirectory's path with its trailing '/'
+/// (`subdirs` holds this listing's subdirectories, `Item::Dir` their index in it).
+fn item_key<'a>(item: &'a Item, subdirs: &'a [Pending]) -> &'a str {
+    match item {
+        Item::File(f) => &f.rel,
+        Item::Dir(i) => &subdirs[*i].prefix,
     }
-    if b.is_empty() {
-        return a;
-    }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
-        if x.rel <= y.rel {
-            out.extend(a.next());
-        } else {
-            out.extend(b.next());
-        }
-    }
-    out.extend(a);
-    out.extend(b);
-    out
 }
 
-/// List one directory: its files into `out`, its subdirectories into `subdirs`.
+/// List one directory: its files into `items`; its subdirectories into `subdirs` and, as their
+/// index there, into `items`.
 fn list_dir(
-    spec: &ScanSpec,
-    dir: &std::path::Path,
-    prefix: &str,
-    ancestors: &[(u64, u64)],
-    out: &mut Walked,
+    exclude: &GlobSet,
+    exclude_dirs: &GlobSet,
+    dir: &Pending,
+    items: &mut Vec<Item>,
+    warnings: &mut Vec<String>,
     subdirs: &mut Vec<Pending>,
 ) -> Result<()> {
-    let rd = match fs::read_dir(dir) {
+    let rd = match fs::read_dir(&dir.path) {
         Ok(rd) => rd,
-        Err(e) if prefix.is_empty() => return Err(Error::io(dir, e)),
+        Err(e) if dir.prefix.is_empty() => return Err(Error::io(&dir.path, e)),
         Err(e) => {
-            out.warnings.push(format!("{}: cannot list ({e}); skipped", dir.display()));
+            warnings.push(format!("{}: cannot list ({e}); skipped", dir.path.display()));
             return Ok(());
         }
     };
+    let parent_id = *dir.ancestors.last().expect("a directory's own id");
     for entry in rd {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                out.warnings.push(format!("{}: {e}", dir.display()));
+                warnings.push(format!("{}: {e}", dir.path.display()));
                 continue;
             }
         };
         let name = entry.file_name();
         let Some(name) = name.to_str() else {
-            out.warnings.push(format!("{}: file name is not UTF-8; not tracked", entry.path().display()));
+            warnings.push(format!("{}: file name is not UTF-8; not tracked", entry.path().display()));
             continue;
         };
-        let rel = format!("{prefix}{name}");
+        let mut rel = String::with_capacity(dir.prefix.len() + name.len() + 1);
+        rel.push_str(&dir.prefix);
+        rel.push_str(name);
         let ft = match entry.file_type() {
             Ok(ft) => ft,
             Err(e) => {
-                out.warnings.push(format!("{}: {e}", entry.path().display()));
+                warnings.push(format!("{}: {e}", entry.path().display()));
                 continue;
             }
         };
-        let meta = if ft.is_symlink() {
-            match fs::metadata(entry.path()) {
-                Ok(m) => m,
-                Err(e) => {
-                    out.warnings.push(format!("{}: broken symlink ({e}); skipped", entry.path().display()));
-                    continue;
-                }
-            }
-        } else if ft.is_dir() {
-            // Lazily stat directories only when needed (below); files need size and mtime.
-            match entry.metadata() {
-                Ok(m) => m,
-                Err(e) => {
-                    out.warnings.push(format!("{}: {e}", entry.path().display()));
-                    continue;
-                }
-            }
+        // A real directory needs no stat (its identity comes with the entry); a file needs its
+        // size and mtime; a symlink is followed.
+        let (is_dir, meta) = if ft.is_dir() {
+            (true, None)
         } else {
-            match entry.metadata() {
-                Ok(m) => m,
+            let m = if ft.is_symlink() { fs::metadata(entry.path()) } else { entry.metadata() };
+            match m {
+                Ok(m) => (m.is_dir(), Some(m)),
+                Err(e) if ft.is_symlink() => {
+                    warnings.push(format!("{}: broken symlink ({e}); skipped", entry.path().display()));
+                    continue;
+                }
                 Err(e) => {
-                    out.warnings.push(format!("{}: {e}", entry.path().display()));
+                    warnings.push(format!("{}: {e}", entry.path().display()));
                     continue;
                 }
             }
         };
-        if meta.is_dir() {
-            if spec.exclude_dirs.is_match(&rel) {
+        if is_dir {
+            if exclude_dirs.is_match(&rel) {
                 continue;
             }
-            let id = dir_id(&meta);
-            if cfg!(unix) && ancestors.contains(&id) {
-                out.warnings.push(format!("{}: symlink loop; skipped", entry.path().display()));
+            let id = meta.as_ref().map_or_else(|| entry_dir_id(&entry, parent_id), dir_id);
+            if cfg!(unix) && dir.ancestors.contains(&id) {
+                warnings.push(format!("{}: symlink loop; skipped", entry.path().display()));
                 continue;
             }
-            let mut anc = ancestors.to_vec();
-            anc.push(id);
-            subdirs.push((entry.path(), format!("{rel}/"), anc));
-        } else if meta.is_file() {
-            if spec.exclude.is_match(&rel) {
+            let mut ancestors = Vec::with_capacity(dir.ancestors.len() + 1);
+            ancestors.extend_from_slice(&dir.ancestors);
+            ancestors.push(id);
+            rel.push('/');
+            items.push(Item::Dir(subdirs.len()));
+            subdirs.push(Pending { id: usize::MAX, path: entry.path(), prefix: rel, ancestors });
+        } else if let Some(meta) = meta.filter(fs::Metadata::is_file) {
+            if exclude.is_match(&rel) {
                 continue;
             }
-            out.files.push(Found { rel, size: meta.len(), mtime_ns: mtime_ns(&meta) });
+            items.push(Item::File(Found { rel, size: meta.len(), mtime_ns: mtime_ns(&meta) }));
         }
     }
     Ok(())
@@ -284,6 +343,59 @@ mod tests {
     fn spec(root: &std::path::Path) -> ScanSpec {
         let c = crate::config::from_str("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\n", std::path::Path::new("t"), root).unwrap();
         ScanSpec { root: root.to_path_buf(), exclude: c.exclude, exclude_dirs: c.exclude_dirs }
+    }
+
+    #[test]
+    fn lists_the_tree_in_path_order_without_a_global_sort() {
+        // Names around '/' (0x2F) in byte order: '-' and '.' sort before a directory's
+        // children, '0' and 'z' after them; a directory named like a file's prefix; nesting.
+        let tmp = tempfile::tempdir().unwrap();
+        let rels = [
+            "a",
+            "a-b",
+            "a.html",
+            "a0",
+            "az",
+            "b/a-b",
+            "b/a.html",
+            "b/a/x",
+            "b/a/x.y/z",
+            "b/a0",
+            "b/a/-",
+            "b/a.b/c",
+            "c/d/e/f/g.html",
+            "c/d.html",
+            "c/d/e.html",
+            "c/d/e0",
+            "z",
+            "文档/b",
+            "文档/a/c",
+        ];
+        for (i, rel) in rels.iter().enumerate() {
+            let p = tmp.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, i.to_string()).unwrap();
+        }
+        // Many directories, so that several threads share the work.
+        for d in 0..60 {
+            for f in 0..3 {
+                let p = tmp.path().join(format!("m/{}/{f}.html", d * 7 % 60));
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, "x").unwrap();
+            }
+        }
+        let mut expected: Vec<String> = rels.iter().map(|r| r.to_string()).collect();
+        expected.extend((0..60).flat_map(|d| (0..3).map(move |f| format!("m/{d}/{f}.html"))));
+        expected.sort();
+        let w = walk(&spec(tmp.path())).unwrap();
+        let got: Vec<&str> = w.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(got, expected);
+        assert_eq!(w.files.iter().find(|f| f.rel == "b/a/x.y/z").map(|f| f.size), Some(1), "sizes come from stat");
+
+        // Only some paths: still in order, each file once.
+        let some = walk_paths(&spec(tmp.path()), &["c".into(), "a0".into(), "c/d".into(), "b/a".into(), "gone".into()]).unwrap();
+        let got: Vec<&str> = some.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(got, ["a0", "b/a/-", "b/a/x", "b/a/x.y/z", "c/d.html", "c/d/e.html", "c/d/e/f/g.html", "c/d/e0"]);
     }
 
     #[test]

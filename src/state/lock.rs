@@ -50,8 +50,8 @@ impl StateLock {
         let info = format!("pid {} on {} ({what})", std::process::id(), host.trim());
         let _ = file.set_len(0);
         let _ = file.seek(SeekFrom::Start(0));
+        // Only a hint for whoever finds the lock taken: not worth an fsync.
         let _ = file.write_all(info.as_bytes());
-        let _ = file.sync_all();
         Ok(StateLock { _file: file, path })
     }
 }
