@@ -80,13 +80,22 @@ fn main() {
     let out = measure(bin, &dir, &["sync", "--baseline"]);
     println!("baseline sync: {:.2} s", out.secs);
     let git_dir = dir.join("git");
+    let g = |args: &str| format!("git --git-dir='{}' --work-tree='{}' {args}", git_dir.display(), public.display());
     if !git_dir.join("HEAD").exists() {
         let t = Instant::now();
-        let g = |args: &str| format!("git --git-dir='{}' --work-tree='{}' {args}", git_dir.display(), public.display());
         run_sh(&format!("{} && {} && {}", g("init -q"), g("add -A"), g("-c user.name=b -c user.email=b@b commit -q -m site")));
         println!("throwaway git repository committed in {:.1} s", t.elapsed().as_secs_f64());
     }
-    let status = format!("git --git-dir='{}' --work-tree='{}' status --porcelain > /dev/null", git_dir.display(), public.display());
+    // An earlier run's 1% deploy left the tree modified against the commit: commit it, so that
+    // git too has nothing to report (a modified file would cost git a read and a hash per run).
+    run_sh(&format!(
+        "test -z \"$({})\" || {{ {} && {}; }}",
+        g("status --porcelain"),
+        g("add -A"),
+        g("-c user.name=b -c user.email=b@b commit -q -m deploy")
+    ));
+    // `exec`: the shell that starts git is not part of its time.
+    let status = format!("exec {} > /dev/null", g("status --porcelain"));
     run_sh(&status);
     // Alternate the two, so that any drift of the machine hits both alike.
     let (mut gits, mut ours) = (Vec::new(), Vec::new());
