@@ -371,7 +371,7 @@ fn plan_bench(n: usize, collapse: bool) -> Row {
     let cfg = b.build().unwrap();
     let paths: Vec<String> = (0..n).map(|i| format!("s{}/d{}/文档 {i}.html", i % 10, (i / 10) % 100)).collect();
     let meta = FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(b"x") };
-    let tree = Snapshot { files: paths.iter().map(|p| (p.clone(), meta)).collect() };
+    let tree: Snapshot = paths.iter().map(|p| (p, meta)).collect();
     let changes = ChangeSet { modified: paths.clone(), ..ChangeSet::default() };
     let mut quota = QuotaBook::documented_v3();
     if !collapse {

@@ -5,31 +5,31 @@ use crate::model::{ChangeSet, Snapshot};
 /// Compare the deployed tree (`old`) with the current one (`new`).
 pub fn diff(old: &Snapshot, new: &Snapshot) -> ChangeSet {
     let mut cs = ChangeSet::default();
-    let mut a = old.files.iter().peekable();
-    let mut b = new.files.iter().peekable();
+    let mut a = old.iter().peekable();
+    let mut b = new.iter().peekable();
     loop {
         match (a.peek(), b.peek()) {
             (None, None) => break,
             (Some((p, _)), None) => {
-                cs.removed.push((*p).clone());
+                cs.removed.push(p.to_string());
                 a.next();
             }
             (None, Some((p, _))) => {
-                cs.added.push((*p).clone());
+                cs.added.push(p.to_string());
                 b.next();
             }
             (Some((pa, ma)), Some((pb, mb))) => match pa.cmp(pb) {
                 std::cmp::Ordering::Less => {
-                    cs.removed.push((*pa).clone());
+                    cs.removed.push(pa.to_string());
                     a.next();
                 }
                 std::cmp::Ordering::Greater => {
-                    cs.added.push((*pb).clone());
+                    cs.added.push(pb.to_string());
                     b.next();
                 }
                 std::cmp::Ordering::Equal => {
                     if ma.hash != mb.hash {
-                        cs.modified.push((*pb).clone());
+                        cs.modified.push(pb.to_string());
                     } else {
                         cs.unchanged += 1;
                     }
@@ -50,10 +50,7 @@ mod tests {
     fn snap(files: &[(&str, &str, i64)]) -> Snapshot {
         let mut s = Snapshot::default();
         for (p, content, mtime) in files {
-            s.files.insert(
-                p.to_string(),
-                FileMeta { size: content.len() as u64, mtime_ns: *mtime, hash: ContentHash::of(content.as_bytes()) },
-            );
+            s.insert(p, FileMeta { size: content.len() as u64, mtime_ns: *mtime, hash: ContentHash::of(content.as_bytes()) });
         }
         s
     }

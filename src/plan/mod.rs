@@ -75,11 +75,11 @@ pub fn make_plan(input: &PlanInput) -> Plan {
     }
     plan.quota_before = left.clone();
 
-    let everything: Vec<String>;
+    let everything: Vec<&str>;
     let (purge_files, prefetch_files): (Vec<&str>, Vec<&str>) = if input.all {
-        everything = input.tree.files.keys().cloned().collect();
-        let purge = everything.iter().map(String::as_str).chain(input.changes.removed.iter().map(String::as_str)).collect();
-        let pre = everything.iter().map(String::as_str).collect();
+        everything = input.tree.paths().collect();
+        let purge = everything.iter().copied().chain(input.changes.removed.iter().map(String::as_str)).collect();
+        let pre = everything.clone();
         (purge, pre)
     } else {
         let purge = input.changes.modified.iter().chain(&input.changes.removed).map(String::as_str).collect();
@@ -123,13 +123,7 @@ pub fn make_plan(input: &PlanInput) -> Plan {
             let (dirs, kept): (Vec<String>, Vec<usize>) = if input.limits.collapse == Collapse::Auto && !area_items.is_empty() {
                 let containers: Vec<&str> = area_items.iter().map(|it| it.container.as_str()).collect();
                 let counts = counts.get_or_insert_with(|| {
-                    let served = input
-                        .tree
-                        .files
-                        .keys()
-                        .map(String::as_str)
-                        .chain(input.changes.removed.iter().map(String::as_str))
-                        .filter(|p| rules.serves(d, p));
+                    let served = input.tree.paths().chain(input.changes.removed.iter().map(String::as_str)).filter(|p| rules.serves(d, p));
                     collapse::DirCounts::new(&files, served)
                 });
                 let c = collapse::collapse(counts, &containers, left[&url_key], left[&path_key], input.all);
@@ -234,7 +228,7 @@ mod tests {
     fn tree(paths: &[&str]) -> Snapshot {
         let mut s = Snapshot::default();
         for p in paths {
-            s.files.insert(p.to_string(), FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(p.as_bytes()) });
+            s.insert(p, FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(p.as_bytes()) });
         }
         s
     }

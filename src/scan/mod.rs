@@ -85,20 +85,14 @@ pub fn scan_walked(
 /// is gone drops its entry and everything under it.
 pub fn scan_paths(spec: &ScanSpec, prev: PreviousScan<'_>, paths: &[String], progress: &dyn Progress) -> Result<ScanOutcome> {
     let walked = walk::walk_paths(spec, paths)?;
-    let mut base = prev.snapshot.clone();
-    for p in paths {
-        let p = p.trim_matches('/');
-        if p.is_empty() {
-            base.files.clear();
-            continue;
-        }
-        base.files.remove(p);
-        let dir = format!("{p}/");
-        let under: Vec<String> = base.files.range(dir.clone()..).take_while(|(k, _)| k.starts_with(&dir)).map(|(k, _)| k.clone()).collect();
-        for k in under {
-            base.files.remove(&k);
-        }
-    }
+    let touched: Vec<&str> = paths.iter().map(|p| p.trim_matches('/')).collect();
+    let base = if touched.contains(&"") {
+        Snapshot::default()
+    } else {
+        let mut base = prev.snapshot.clone();
+        base.remove_trees(&touched);
+        base
+    };
     build(spec, walked, Some(prev), false, base, progress)
 }
 
@@ -110,27 +104,29 @@ fn build(
     base: Snapshot,
     progress: &dyn Progress,
 ) -> Result<ScanOutcome> {
-    let mut out = ScanOutcome { warnings: walked.warnings, snapshot: base, ..Default::default() };
+    let mut out = ScanOutcome { warnings: walked.warnings, ..Default::default() };
     // One entry per file found, in path order; files to hash get their hash filled in below.
-    let mut found: Vec<(String, FileMeta)> = Vec::with_capacity(walked.files.len());
+    let mut found = Snapshot::with_capacity(walked.files.len(), walked.files.iter().map(|f| f.rel.len()).sum());
     let mut to_hash: Vec<(usize, PathBuf)> = Vec::new();
     // Both the walk and the previous snapshot are sorted by path: join them in one pass instead
-    // of a map lookup per file.
-    let mut cursor = prev.map(|p| p.snapshot.files.iter().peekable());
+    // of a lookup per file.
+    let mut cursor = prev.map(|p| p.snapshot.iter().peekable());
     for f in walked.files {
         let old = cursor.as_mut().and_then(|c| {
-            while c.peek().is_some_and(|(k, _)| k.as_str() < f.rel.as_str()) {
+            while c.peek().is_some_and(|(k, _)| *k < f.rel.as_str()) {
                 c.next();
             }
-            c.peek().filter(|(k, _)| **k == f.rel).map(|(_, m)| **m)
+            c.peek().filter(|(k, _)| *k == f.rel).map(|(_, m)| **m)
         });
-        match (prev, old) {
-            (Some(p), Some(o)) if !full && hash::can_reuse(&o, f.size, f.mtime_ns, p.scan_start_ns) => found.push((f.rel, o)),
+        let meta = match (prev, old) {
+            (Some(p), Some(o)) if !full && hash::can_reuse(&o, f.size, f.mtime_ns, p.scan_start_ns) => o,
             _ => {
                 to_hash.push((found.len(), spec.root.join(&f.rel)));
-                found.push((f.rel, FileMeta { size: f.size, mtime_ns: f.mtime_ns, hash: ContentHash([0; 32]) }));
+                FileMeta { size: f.size, mtime_ns: f.mtime_ns, hash: ContentHash([0; 32]) }
             }
-        }
+        };
+        let pushed = found.push(&f.rel, meta);
+        debug_assert!(pushed, "the walk is sorted, without duplicates");
     }
     out.reused = found.len() - to_hash.len();
     crate::failpoint::hit("scan");
@@ -141,45 +137,62 @@ fn build(
         hash::hash_files(to_hash.iter().map(|(_, p)| p.as_path()).collect::<Vec<&Path>>().as_slice(), &|| progress.hashed())
     };
     // Entries that turned out not to belong in the snapshot (deleted while we scanned).
-    let mut gone: Vec<usize> = Vec::new();
+    let mut gone = vec![false; if to_hash.is_empty() { 0 } else { found.len() }];
     for ((idx, path), res) in to_hash.iter().zip(results) {
         match res {
             Ok(h) => {
-                found[*idx].1.hash = h;
+                found.meta_at_mut(*idx).hash = h;
                 out.hashed += 1;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Deleted while we scanned: it is gone, so it is not in the snapshot.
-                gone.push(*idx);
+                gone[*idx] = true;
             }
             Err(e) => {
                 out.warnings.push(format!("{}: cannot read ({e}); keeping its previous state", path.display()));
                 // Unreadable: carry the old record over so the file is neither "removed" nor lost.
-                match prev.and_then(|p| p.snapshot.files.get(&found[*idx].0).copied()) {
+                match prev.and_then(|p| p.snapshot.get(found.path_at(*idx)).copied()) {
                     Some(o) if path.exists() => {
-                        found[*idx].1 = o;
+                        *found.meta_at_mut(*idx) = o;
                         out.reused += 1;
                     }
-                    _ => gone.push(*idx),
+                    _ => gone[*idx] = true,
                 }
             }
         }
     }
-    if !gone.is_empty() {
+    if gone.contains(&true) {
         let mut i = 0;
-        let mut gone = gone.iter().peekable();
-        found.retain(|_| {
-            let keep = gone.next_if_eq(&&i).is_none();
+        found.retain(|_, _| {
             i += 1;
-            keep
+            !gone[i - 1]
         });
     }
-    if out.snapshot.files.is_empty() {
-        // Sorted input: the map is built in one pass.
-        out.snapshot.files = found.into_iter().collect();
+    out.snapshot = if base.is_empty() {
+        found
     } else {
-        out.snapshot.files.extend(found);
-    }
+        // Files carried over and files rescanned are disjoint: merge the two sorted lists.
+        let mut merged = Snapshot::with_capacity(base.len() + found.len(), 0);
+        let (mut a, mut b) = (base.iter().peekable(), found.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => {
+                    if x.0 < y.0 {
+                        a.next()
+                    } else {
+                        b.next()
+                    }
+                }
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            if let Some((p, m)) = next {
+                merged.push(p, *m);
+            }
+        }
+        merged
+    };
     Ok(out)
 }
 
@@ -219,8 +232,8 @@ mod tests {
         let whole = scan(&spec, None, false).unwrap();
         assert_eq!(partial.snapshot, whole.snapshot);
         assert_eq!(partial.hashed, 2, "only a.html and new/f.html were read");
-        assert!(partial.snapshot.files.contains_key("keep/b.html"), "untouched entries carried over");
-        assert!(!partial.snapshot.files.keys().any(|k| k.starts_with("gone/")));
+        assert!(partial.snapshot.contains("keep/b.html"), "untouched entries carried over");
+        assert!(!partial.snapshot.paths().any(|k| k.starts_with("gone/")));
     }
 
     #[test]
@@ -232,6 +245,6 @@ mod tests {
         std::fs::remove_file(tmp.path().join("a.html")).unwrap();
         write(tmp.path(), "b.html", "2");
         let partial = scan_paths(&spec, PreviousScan { snapshot: &first.snapshot, scan_start_ns: 0 }, &[String::new()], &()).unwrap();
-        assert_eq!(partial.snapshot.files.keys().collect::<Vec<_>>(), ["b.html"]);
+        assert_eq!(partial.snapshot.paths().collect::<Vec<_>>(), ["b.html"]);
     }
 }

@@ -74,8 +74,8 @@ fn unescape(s: &str) -> Option<String> {
 
 /// Serialise a manifest (format 2).
 pub fn encode(m: &Manifest) -> Vec<u8> {
-    let files = &m.snapshot.files;
-    let mut out = Vec::with_capacity(64 + files.keys().map(|p| p.len() + 52).sum::<usize>());
+    let files = &m.snapshot;
+    let mut out = Vec::with_capacity(64 + files.paths().map(|p| p.len() + 52).sum::<usize>());
     out.extend_from_slice(MAGIC2);
     out.extend_from_slice(&m.scan_start_ns.to_le_bytes());
     out.extend_from_slice(&(files.len() as u64).to_le_bytes());
@@ -94,15 +94,15 @@ pub fn encode(m: &Manifest) -> Vec<u8> {
 
 /// Serialise in format 1 (text), as earlier versions wrote it.
 pub fn encode_text(m: &Manifest) -> Vec<u8> {
-    let mut s = String::with_capacity(64 + m.snapshot.files.len() * 100);
+    let mut s = String::with_capacity(64 + m.snapshot.len() * 100);
     let _ = writeln!(s, "{HEADER} scan_start_ns={}", m.scan_start_ns);
-    for (p, f) in &m.snapshot.files {
+    for (p, f) in &m.snapshot {
         let _ = write!(s, "{} {} {} ", f.hash.to_hex(), f.size, f.mtime_ns);
         escape(p, &mut s);
         s.push('\n');
     }
     let sum = blake3::hash(s.as_bytes()).to_hex();
-    let _ = writeln!(s, "end {} {}", m.snapshot.files.len(), sum);
+    let _ = writeln!(s, "end {} {}", m.snapshot.len(), sum);
     s.into_bytes()
 }
 
@@ -136,22 +136,24 @@ fn decode_binary(bytes: &[u8], name: &Path) -> Result<Manifest> {
     let le8 = |b: &[u8]| <[u8; 8]>::try_from(b).expect("8 bytes");
     let scan_start_ns = i64::from_le_bytes(le8(take(8)?));
     let count = u64::from_le_bytes(le8(take(8)?)) as usize;
-    let mut entries: Vec<(String, FileMeta)> = Vec::with_capacity(count.min(body.len() / 52));
+    // Each entry is 52 bytes plus its path: the rest of the body is paths.
+    let files = count.min(body.len() / 52);
+    let mut snapshot = Snapshot::with_capacity(files, body.len().saturating_sub(files * 52));
     for i in 0..count {
         let len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
-        let path = std::str::from_utf8(take(len)?).map_err(|_| damaged(name, format!("entry {i}: path is not UTF-8")))?.to_string();
+        let path = std::str::from_utf8(take(len)?).map_err(|_| damaged(name, format!("entry {i}: path is not UTF-8")))?;
         let size = u64::from_le_bytes(le8(take(8)?));
         let mtime_ns = i64::from_le_bytes(le8(take(8)?));
         let hash = ContentHash(take(32)?.try_into().expect("32 bytes"));
-        if entries.last().is_some_and(|(last, _)| *last >= path) {
+        // Written sorted, without duplicates: anything else was not written by us.
+        if !snapshot.push(path, FileMeta { size, mtime_ns, hash }) {
             return Err(damaged(name, format!("entry {i}: out of order")));
         }
-        entries.push((path, FileMeta { size, mtime_ns, hash }));
     }
     if at != body.len() {
         return Err(bad("bytes after the last entry"));
     }
-    Ok(Manifest { snapshot: Snapshot { files: entries.into_iter().collect() }, scan_start_ns })
+    Ok(Manifest { snapshot, scan_start_ns })
 }
 
 /// Parse a manifest; `name` is used in errors.
@@ -179,7 +181,7 @@ pub fn decode(bytes: &[u8], name: &Path) -> Result<Manifest> {
         .and_then(|r| r.trim().strip_prefix("scan_start_ns="))
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| bad(format!("unknown header {header:?}")))?;
-    let mut entries: Vec<(String, FileMeta)> = Vec::with_capacity(count);
+    let mut snapshot = Snapshot::with_capacity(count, body.len().saturating_sub(count * 90));
     for (i, line) in lines.enumerate() {
         let lineno = i + 2;
         let mut parts = line.splitn(4, ' ');
@@ -193,16 +195,13 @@ pub fn decode(bytes: &[u8], name: &Path) -> Result<Manifest> {
         };
         let p = if p.contains('\\') { unescape(p).ok_or_else(|| bad(format!("line {lineno}: bad escape")))? } else { p.to_string() };
         // Written from a sorted map: sorted, no duplicates. Anything else was not written by us.
-        if entries.last().is_some_and(|(last, _)| *last >= p) {
+        if !snapshot.push(&p, meta) {
             return Err(bad(format!("line {lineno}: out of order")));
         }
-        entries.push((p, meta));
     }
-    if entries.len() != count {
-        return Err(bad(format!("{} entries, end line says {count}", entries.len())));
+    if snapshot.len() != count {
+        return Err(bad(format!("{} entries, end line says {count}", snapshot.len())));
     }
-    // Sorted input: the map is built in one pass.
-    let snapshot = Snapshot { files: entries.into_iter().collect() };
     Ok(Manifest { snapshot, scan_start_ns })
 }
 
@@ -229,9 +228,7 @@ mod tests {
     fn sample() -> Manifest {
         let mut m = Manifest { scan_start_ns: 1_700_000_000_123_456_789, ..Default::default() };
         for (i, p) in ["a.html", "dir/b c.html", "文档/x.png", "we\\ird\nname"].iter().enumerate() {
-            m.snapshot
-                .files
-                .insert(p.to_string(), FileMeta { size: i as u64 * 10, mtime_ns: -5 + i as i64, hash: ContentHash::of(p.as_bytes()) });
+            m.snapshot.insert(p, FileMeta { size: i as u64 * 10, mtime_ns: -5 + i as i64, hash: ContentHash::of(p.as_bytes()) });
         }
         m
     }
@@ -267,8 +264,8 @@ mod tests {
     fn a_well_checksummed_but_unsorted_file_is_refused() {
         // Hand-made: valid checksum, entries out of order (not something cdnsync writes).
         let mut m = Manifest::default();
-        m.snapshot.files.insert("b".into(), FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(b"b") });
-        m.snapshot.files.insert("a".into(), FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(b"a") });
+        m.snapshot.insert("b", FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(b"b") });
+        m.snapshot.insert("a", FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(b"a") });
         let good = encode(&m);
         let body = &good[..good.len() - 35];
         let entry = |p: &str| {
