@@ -296,7 +296,7 @@ impl<A: CdnApi> Engine<A> {
             });
         }
         let quota_after = after(&p.plan.quota_before, &p.plan.quota_used);
-        let report = Report {
+        Ok(Report {
             changes: p.changes,
             jobs,
             outbox: OutboxCounts::of(&owed),
@@ -308,9 +308,7 @@ impl<A: CdnApi> Engine<A> {
             quota_after,
             tasks_finished: None,
             requests: 0,
-        };
-        drop_later((p.current, p.previous));
-        Ok(report)
+        })
     }
 
     /// Take the state directory's lock.
@@ -402,7 +400,7 @@ impl<A: CdnApi> Engine<A> {
                 held.len()
             ));
         }
-        let report = Report {
+        Ok(Report {
             changes: p.changes,
             jobs,
             outbox: OutboxCounts::of(&remaining),
@@ -414,9 +412,7 @@ impl<A: CdnApi> Engine<A> {
             quota_before: p.plan.quota_before,
             tasks_finished,
             requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
-        };
-        drop_later((p.current, p.previous));
-        Ok(report)
+        })
     }
 
     /// With `manifest_url` and no local manifest (a fresh CI runner): the published manifest.
@@ -616,14 +612,6 @@ impl<A: CdnApi> Engine<A> {
             Err(f) => Err(Error::Network(format!("could not read the quota: {f}"))),
         }
     }
-}
-
-/// Free a large value (two 100,000-entry trees are ~10 ms of `free`) on a thread of its own, so
-/// that the result reaches the caller without waiting; a process that exits meanwhile simply
-/// skips the work.
-fn drop_later<T: Send + 'static>(value: T) {
-    // If no thread can be started, the value is dropped here, as usual.
-    let _ = std::thread::Builder::new().name("cdnsync-free".into()).spawn(move || drop(value));
 }
 
 fn after(
