@@ -176,3 +176,30 @@ fn sync_on_a_list_of_changed_paths() {
     let r = block(e.sync(&SyncOptions::default(), &())).unwrap();
     assert_eq!(r.changes.modified, ["b.html"]);
 }
+
+#[test]
+fn large_submissions_go_as_fast_as_the_rate_limit_allows_and_no_faster() {
+    // 60 requests of one action, one at a time on a clock that only moves when the client waits:
+    // 20 at once, then 20 as each window of 1.05 s ends (the fake counts 20 per 1 s, as the API).
+    let clock = ManualClock::new(LATE_EVENING_CST_MS - 3_600_000);
+    let fake = fake_on(&clock, |c| url_batch(c, 10));
+    let site = TempSite::new(&fake, "", "");
+    site.edit_config("retry_deadline_secs = 20", "retry_deadline_secs = 20\nconcurrency = 1");
+    // 300 of 1,000 pages change: too few for a directory purge (needs 90% of a directory).
+    for i in 0..1000 {
+        site.write(&format!("p{}/{i}.html", i % 30), "v1");
+    }
+    let e = engine(&site, &clock);
+    block(e.sync(&SyncOptions::default(), &())).unwrap();
+    for i in 0..300 {
+        site.write(&format!("p{}/{i}.html", i % 30), "v2");
+    }
+    let start = clock.now_ms();
+    let r = block(e.sync(&SyncOptions::default(), &())).unwrap();
+    let elapsed = clock.now_ms() - start;
+    assert_eq!(r.exit_code(), 0, "{:?}", r.jobs);
+    let purges: Vec<String> = fake.requests().into_iter().filter(|q| q.action == "PurgeUrlsCache").map(|q| q.outcome).collect();
+    assert_eq!(purges.len(), 60, "300 URLs in batches of 10, two areas, nothing throttled and retried: {purges:?}");
+    assert!(purges.iter().all(|o| o == "ok"), "{purges:?}");
+    assert_eq!(elapsed, 2 * 1050, "two full windows of waiting, no more");
+}

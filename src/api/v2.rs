@@ -20,12 +20,12 @@ use crate::clock::{quota_day, Clock};
 use crate::config::credentials::Credentials;
 use crate::config::{Config, Endpoint, HttpMethod, SignatureMethod, V2Overseas};
 use crate::model::{Area, Job, JobKind, QuotaBook, QuotaEntry};
-use crate::submit::ratelimit::TokenBucket;
+use crate::submit::ratelimit::RateLimit;
 
 /// Rate limiter for v2 actions: FlushOrPushOverall allows 100 calls a minute; the other actions
 /// document no rate, so they are held to the same.
-pub fn rate(_action: &'static str, _rps: u32) -> TokenBucket {
-    TokenBucket::per_minute(100.0)
+pub fn rate(_action: &'static str, _rps: u32) -> RateLimit {
+    RateLimit::per_minute(100)
 }
 
 /// The action that carries a job.

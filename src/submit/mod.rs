@@ -14,7 +14,7 @@ use crate::clock::{next_quota_reset, Clock};
 use crate::error::Result;
 use crate::model::{new_job_id, Job, JobError, JobStatus, QuotaBook};
 use crate::state::outbox::Outbox;
-use ratelimit::TokenBucket;
+use ratelimit::RateLimit;
 
 /// How the submitter behaves.
 #[derive(Clone, Debug)]
@@ -22,7 +22,7 @@ pub struct SubmitOptions {
     /// Requests in flight at once.
     pub concurrency: usize,
     /// Builds the rate limiter of an action (API 3.0: 20/s; v2 FlushOrPushOverall: 100/min).
-    pub rate: fn(&'static str, u32) -> TokenBucket,
+    pub rate: fn(&'static str, u32) -> RateLimit,
     /// Requests a second per action (at most the API's 20).
     pub requests_per_second: u32,
     /// Stop retrying transient failures this long after the run started; the job stays owed.
@@ -34,8 +34,8 @@ pub struct SubmitOptions {
 }
 
 /// The default per-action limiter: `rps` requests a second (API 3.0's limit is per action).
-pub fn rate_v3(_action: &'static str, rps: u32) -> TokenBucket {
-    TokenBucket::per_second(rps as f64)
+pub fn rate_v3(_action: &'static str, rps: u32) -> RateLimit {
+    RateLimit::per_second(rps)
 }
 
 impl Default for SubmitOptions {
@@ -71,7 +71,7 @@ struct Shared {
     done: Vec<Job>,
     /// Remaining quota per (kind, area), when known.
     quota: Option<QuotaBook>,
-    buckets: HashMap<&'static str, TokenBucket>,
+    buckets: HashMap<&'static str, RateLimit>,
     seq: usize,
     error: Option<crate::error::Error>,
     /// Task IDs that belong to other jobs (recent history and this run): an ambiguous job's

@@ -1,50 +1,56 @@
-//! A token bucket, pure: every method takes `now`.
+//! A sliding-window rate limiter, pure: every method takes `now`.
+//!
+//! The API counts calls per action in a window ("20 requests per second"; the legacy API's
+//! "100 per minute"). The limiter mirrors that count on the client: at most `max` requests in any
+//! window, the window being [`SLACK`] longer than the API's. So a large submission sends the
+//! first 20 requests at once and the next 20 as soon as the first leave the window, which is the
+//! best the limit allows (a steady pace of one request every 1/20 s would lose the first second),
+//! and the client's window being longer absorbs network jitter: a request may arrive up to 5% of
+//! a window early relative to the one it follows (50 ms a second) and the API still counts 20.
 
-/// The share of a per-second limit the client uses (see [`TokenBucket::per_second`]): 20/s
-/// becomes one request every 52.6 ms, leaving about 50 ms of jitter tolerance per second.
-pub const SLACK: f64 = 0.95;
+use std::collections::VecDeque;
 
-/// Allows `rate` events per second with bursts of at most `burst`.
+/// How much longer the client's window is than the API's (1.05: 1050 ms for "a second").
+pub const SLACK: f64 = 1.05;
+
+/// At most `max` events in any window of `window_ms`.
 #[derive(Clone, Debug)]
-pub struct TokenBucket {
-    rate_per_ms: f64,
-    burst: f64,
-    tokens: f64,
-    last_ms: Option<i64>,
+pub struct RateLimit {
+    window_ms: i64,
+    max: usize,
+    /// When the events still inside the window happened, oldest first.
+    sent: VecDeque<i64>,
 }
 
-impl TokenBucket {
-    /// A bucket for `per_second` events a second. A burst of one keeps any one-second window
-    /// at or under `per_second`, as the API counts; the pace is [`SLACK`] below the limit, because
-    /// requests sent exactly 1000 ms / `per_second` apart arrive with jitter, and any request
-    /// overtaking an earlier one would put 21 into some second at the server.
-    pub fn per_second(per_second: f64) -> Self {
-        Self::new(per_second * SLACK / 1000.0, 1.0)
+impl RateLimit {
+    /// `per_second` requests a second, as the API counts them (with [`SLACK`]).
+    pub fn per_second(per_second: u32) -> Self {
+        Self::new(per_second as usize, (1000.0 * SLACK).round() as i64)
     }
 
-    /// `per_minute` events a minute (the legacy API's 100/min), with the same [`SLACK`].
-    pub fn per_minute(per_minute: f64) -> Self {
-        Self::new(per_minute * SLACK / 60_000.0, 1.0)
+    /// `per_minute` requests a minute (the legacy API's 100/min), with the same [`SLACK`].
+    pub fn per_minute(per_minute: u32) -> Self {
+        Self::new(per_minute as usize, (60_000.0 * SLACK).round() as i64)
     }
 
-    /// A bucket refilling `rate_per_ms` tokens a millisecond, holding at most `burst`.
-    pub fn new(rate_per_ms: f64, burst: f64) -> Self {
-        TokenBucket { rate_per_ms, burst, tokens: burst, last_ms: None }
+    /// At most `max` (at least 1) events in any `window_ms`.
+    pub fn new(max: usize, window_ms: i64) -> Self {
+        RateLimit { window_ms: window_ms.max(1), max: max.max(1), sent: VecDeque::new() }
     }
 
-    /// Take a token at `now_ms`, or say how many milliseconds to wait for one.
+    /// Take a slot at `now_ms`, or say how many milliseconds to wait for one.
     pub fn try_take(&mut self, now_ms: i64) -> Result<(), u64> {
-        if let Some(last) = self.last_ms {
-            // A clock that went backwards refills nothing rather than panicking.
-            let elapsed = (now_ms - last).max(0) as f64;
-            self.tokens = (self.tokens + elapsed * self.rate_per_ms).min(self.burst);
+        // A clock that went backwards counts as standing still: the window never shrinks.
+        let now = self.sent.back().map_or(now_ms, |&last| now_ms.max(last));
+        while self.sent.front().is_some_and(|&t| t <= now - self.window_ms) {
+            self.sent.pop_front();
         }
-        self.last_ms = Some(now_ms.max(self.last_ms.unwrap_or(now_ms)));
-        if self.tokens >= 1.0 - 1e-9 {
-            self.tokens -= 1.0;
+        if self.sent.len() < self.max {
+            self.sent.push_back(now);
             Ok(())
         } else {
-            Err(((1.0 - self.tokens) / self.rate_per_ms - 1e-6).ceil().max(1.0) as u64)
+            let oldest = *self.sent.front().expect("a full window holds events");
+            Err((oldest + self.window_ms - now).max(1) as u64)
         }
     }
 }
@@ -53,37 +59,49 @@ impl TokenBucket {
 mod tests {
     use super::*;
 
-    #[test]
-    fn twenty_per_second() {
-        let mut b = TokenBucket::per_second(20.0);
-        assert_eq!(b.try_take(0), Ok(()));
-        assert_eq!(b.try_take(0), Err(53));
-        assert_eq!(b.try_take(52), Err(1));
-        assert_eq!(b.try_take(53), Ok(()));
-        // Simulate a steady caller: never more than 20 in any 1000 ms window.
-        let mut b = TokenBucket::per_second(20.0);
+    /// Drive a limiter as the submitter does: take, or sleep as told and try again.
+    fn steady(mut b: RateLimit, n: usize) -> Vec<i64> {
         let mut t = 0i64;
         let mut times = Vec::new();
-        while times.len() < 100 {
+        while times.len() < n {
             match b.try_take(t) {
                 Ok(()) => times.push(t),
                 Err(w) => t += w as i64,
             }
         }
+        times
+    }
+
+    #[test]
+    fn twenty_per_second() {
+        let mut b = RateLimit::per_second(20);
+        for _ in 0..20 {
+            assert_eq!(b.try_take(0), Ok(()), "the first 20 go at once");
+        }
+        assert_eq!(b.try_take(0), Err(1050));
+        assert_eq!(b.try_take(1049), Err(1));
+        assert_eq!(b.try_take(1050), Ok(()));
+
+        let times = steady(RateLimit::per_second(20), 200);
         for (i, &s) in times.iter().enumerate() {
             // Even if each request arrived up to 45 ms late and the next on time, a second holds 20.
             let in_window = times[i..].iter().take_while(|&&x| x < s + 1000 + 45).count();
             assert!(in_window <= 20, "{in_window} requests in the second after {s}");
         }
-        assert!(times[99] <= 99 * 53, "the bucket should not be much slower than the limit: {}", times[99]);
+        // 200 requests: ten windows of 20, the last starting after nine windows.
+        assert_eq!(times[199], 9 * 1050, "no slower than the limit needs");
     }
 
     #[test]
     fn per_minute_and_backwards_clock() {
-        let mut b = TokenBucket::per_minute(100.0);
-        assert_eq!(b.try_take(1000), Ok(()));
-        assert_eq!(b.try_take(1000), Err(632));
-        assert!(b.try_take(10).is_err());
-        assert_eq!(b.try_take(1632), Ok(()));
+        let mut b = RateLimit::per_minute(100);
+        for _ in 0..100 {
+            assert_eq!(b.try_take(1000), Ok(()));
+        }
+        assert_eq!(b.try_take(1000), Err(63_000));
+        assert_eq!(b.try_take(10), Err(63_000), "an earlier time waits as long as the latest seen");
+        assert_eq!(b.try_take(64_000), Ok(()));
+        let times = steady(RateLimit::per_minute(100), 250);
+        assert_eq!((times[99], times[100], times[249]), (0, 63_000, 126_000));
     }
 }
