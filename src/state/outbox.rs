@@ -67,9 +67,11 @@ impl Outbox {
         fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         for j in jobs {
             let bytes = serde_json::to_vec_pretty(j).expect("jobs serialise");
-            super::write_atomic(&self.file(&j.id), &bytes)?;
+            super::write_renamed(&self.file(&j.id), &bytes)?;
         }
-        Ok(())
+        // One fsync of the directory makes every rename above durable (a 10,000-URL purge is
+        // 200 jobs: this halves the fsyncs before the first request).
+        super::sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))
     }
 
     /// The API accepted the job: it is no longer owed.
