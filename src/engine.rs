@@ -551,7 +551,7 @@ impl<A: CdnApi> Engine<A> {
         let mut seq = 0;
         for ((host, a), urls) in groups {
             let size = self.config.limits.batch(kind);
-            for b in plan::batches(&urls, size) {
+            for b in plan::batches(urls, size) {
                 seq += 1;
                 jobs.push(Job::planned(kind, a, &host, b, now, seq));
             }

@@ -13,7 +13,7 @@
 //! files under the directory, so the unchanged files it covers cost a conditional request each,
 //! not a full refetch.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A directory qualifies for the share rule with at least this many owed URLs under it...
 pub const SHARE_MIN_URLS: u64 = 200;
@@ -55,23 +55,46 @@ impl<'a> DirCounts<'a> {
     /// `changed_files`: the files whose URLs are owed; `served_files`: every file the domain
     /// serves (current and just removed), for the share of each directory that changed.
     pub fn new(changed_files: &[&'a str], served_files: impl Iterator<Item = &'a str>) -> Self {
-        let mut total: HashMap<&str, u64> = HashMap::new();
-        for f in served_files {
-            let dir = f.rfind('/').map_or("", |i| &f[..i]);
-            for a in ancestors(dir) {
-                *total.entry(a).or_default() += 1;
-            }
-        }
-        let mut changed: HashMap<&str, u64> = HashMap::new();
-        let unique: HashSet<&str> = changed_files.iter().copied().collect();
-        for f in unique {
-            let dir = f.rfind('/').map_or("", |i| &f[..i]);
-            for a in ancestors(dir) {
-                *changed.entry(a).or_default() += 1;
-            }
-        }
+        let total = count_under(served_files.map(parent));
+        let mut unique = changed_files.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let changed = count_under(unique.into_iter().map(parent));
         DirCounts { total, changed }
     }
+}
+
+/// The directory of a file ("" for the root).
+fn parent(file: &str) -> &str {
+    file.rfind('/').map_or("", |i| &file[..i])
+}
+
+/// For each directory, how many of `dirs` are it or under it. Consecutive equal entries (the
+/// files of one directory, in path order) are counted as a run: one map update per run and
+/// ancestor, not per file.
+fn count_under<'a>(dirs: impl Iterator<Item = &'a str>) -> HashMap<&'a str, u64> {
+    let mut runs: HashMap<&str, u64> = HashMap::new();
+    let mut run: Option<(&str, u64)> = None;
+    for d in dirs {
+        match &mut run {
+            Some((cur, n)) if *cur == d => *n += 1,
+            _ => {
+                if let Some((cur, n)) = run.replace((d, 1)) {
+                    *runs.entry(cur).or_default() += n;
+                }
+            }
+        }
+    }
+    if let Some((cur, n)) = run {
+        *runs.entry(cur).or_default() += n;
+    }
+    let mut under: HashMap<&str, u64> = HashMap::with_capacity(runs.len() * 2);
+    for (d, n) in runs {
+        for a in ancestors(d) {
+            *under.entry(a).or_default() += n;
+        }
+    }
+    under
 }
 
 /// Decide which URLs become directory purges.
@@ -92,15 +115,7 @@ pub fn collapse(counts: &DirCounts<'_>, urls: &[&str], url_budget: u64, path_bud
         };
     }
     let (total, ch_files) = (&counts.total, &counts.changed);
-    let mut ch_urls: HashMap<&str, u64> = HashMap::new();
-    for c in urls {
-        if *c == "\0" {
-            continue;
-        }
-        for a in ancestors(c) {
-            *ch_urls.entry(a).or_default() += 1;
-        }
-    }
+    let ch_urls = count_under(urls.iter().copied().filter(|c| *c != "\0"));
     let ratio = |d: &str| -> f64 {
         let t = total.get(d).copied().unwrap_or(0).max(ch_files.get(d).copied().unwrap_or(0)).max(1);
         ch_files.get(d).copied().unwrap_or(0) as f64 / t as f64
@@ -122,7 +137,10 @@ pub fn collapse(counts: &DirCounts<'_>, urls: &[&str], url_budget: u64, path_bud
             select(&mut selected, d);
         }
     }
-    let remaining = |selected: &[String]| urls.iter().filter(|c| !covered(selected, c)).count() as u64;
+    // Selected directories never overlap (selecting one drops those under it), so the URLs left
+    // are all but those under each.
+    let remaining =
+        |selected: &[String]| urls.len() as u64 - selected.iter().map(|s| ch_urls.get(s.as_str()).copied().unwrap_or(0)).sum::<u64>();
     if remaining(&selected) > url_budget {
         let mut cands: Vec<&str> = ch_urls.keys().copied().collect();
         // Best share first; among equals the one that saves most, then the narrowest (deepest).
@@ -153,7 +171,9 @@ pub fn collapse(counts: &DirCounts<'_>, urls: &[&str], url_budget: u64, path_bud
         }
     }
     selected.sort();
-    let kept = urls.iter().enumerate().filter(|(_, c)| !covered(&selected, c)).map(|(i, _)| i).collect();
+    // Many URLs share a container: decide each container once.
+    let mut memo: HashMap<&str, bool> = HashMap::new();
+    let kept = urls.iter().enumerate().filter(|(_, c)| !*memo.entry(c).or_insert_with(|| covered(&selected, c))).map(|(i, _)| i).collect();
     Collapsed { dirs: selected, kept }
 }
 

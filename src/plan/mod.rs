@@ -9,7 +9,7 @@ pub mod diff;
 pub mod rules;
 pub mod urlenc;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use crate::config::{Collapse, Domain, Limits};
 use crate::model::{Area, ChangeSet, Job, JobKind, QuotaBook, Snapshot};
@@ -53,8 +53,32 @@ pub struct Plan {
 }
 
 /// Split `items` into batches of at most `size`.
-pub fn batches<T: Clone>(items: &[T], size: u64) -> Vec<Vec<T>> {
-    items.chunks(size.max(1) as usize).map(<[T]>::to_vec).collect()
+pub fn batches<T>(items: Vec<T>, size: u64) -> Vec<Vec<T>> {
+    let size = size.max(1) as usize;
+    let mut out = Vec::with_capacity(items.len().div_ceil(size));
+    let mut items = items.into_iter();
+    loop {
+        let batch: Vec<T> = items.by_ref().take(size).collect();
+        if batch.is_empty() {
+            return out;
+        }
+        out.push(batch);
+    }
+}
+
+/// Keep the first item of each key, in order (an index page's directory alias can be reached
+/// from two index files).
+fn first_of_each<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &str) {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
+    let keep: Vec<bool> = items.iter().map(|it| seen.insert(key(it))).collect();
+    drop(seen);
+    if keep.contains(&false) {
+        let mut i = 0;
+        items.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+    }
 }
 
 /// Plan the jobs for a set of changes.
@@ -104,15 +128,8 @@ pub fn make_plan(input: &PlanInput) -> Plan {
         }
         files.sort_unstable();
         files.dedup();
-        let mut items: Vec<rules::UrlItem> = Vec::new();
-        let mut seen: BTreeSet<String> = BTreeSet::new();
-        for f in &files {
-            for it in rules.urls(d, f) {
-                if seen.insert(it.url.clone()) {
-                    items.push(it);
-                }
-            }
-        }
+        let mut items: Vec<rules::UrlItem> = files.iter().flat_map(|f| rules.urls(d, f)).collect();
+        first_of_each(&mut items, |it| &it.url);
         let mut counts: Option<collapse::DirCounts> = None;
         for area in &dom.areas {
             let area = *area;
@@ -146,7 +163,7 @@ pub fn make_plan(input: &PlanInput) -> Plan {
                 ));
                 *left.get_mut(&path_key).expect("key") = left[&path_key].saturating_sub(dir_urls.len() as u64);
                 let size = batch_size(input, JobKind::PurgePaths, area);
-                for b in batches(&dir_urls, size) {
+                for b in batches(dir_urls, size) {
                     push_job(&mut plan, JobKind::PurgePaths, area, &dom.host, b);
                 }
             }
@@ -161,20 +178,17 @@ pub fn make_plan(input: &PlanInput) -> Plan {
             }
             *left.get_mut(&url_key).expect("key") = left[&url_key].saturating_sub(urls.len() as u64);
             let size = batch_size(input, JobKind::PurgeUrls, area);
-            for b in batches(&urls, size) {
+            for b in batches(urls, size) {
                 push_job(&mut plan, JobKind::PurgeUrls, area, &dom.host, b);
             }
         }
         // Prefetch: changed or added files matching `prefetch`, under every URL they are served at.
-        let mut pre_urls: Vec<String> = Vec::new();
-        let mut pre_seen = BTreeSet::new();
-        for f in prefetch_files.iter().filter(|p| rules.serves(d, p) && rules.prefetches(d, p)) {
-            for it in rules.urls(d, f) {
-                if pre_seen.insert(it.url.clone()) {
-                    pre_urls.push(it.url);
-                }
-            }
-        }
+        let mut pre_urls: Vec<String> = prefetch_files
+            .iter()
+            .filter(|p| rules.serves(d, p) && rules.prefetches(d, p))
+            .flat_map(|f| rules.urls(d, f).into_iter().map(|it| it.url))
+            .collect();
+        first_of_each(&mut pre_urls, |u| u);
         for area in &dom.areas {
             let urls: Vec<String> =
                 pre_urls.iter().filter(|u| !owed_urls.contains(&(JobKind::PrefetchUrls, *area, u.as_str()))).cloned().collect();
@@ -188,7 +202,7 @@ pub fn make_plan(input: &PlanInput) -> Plan {
         let key = QuotaBook::key(kind, area);
         *left.get_mut(&key).expect("key") = left[&key].saturating_sub(urls.len() as u64);
         let size = batch_size(input, kind, area);
-        for b in batches(&urls, size) {
+        for b in batches(urls, size) {
             push_job(&mut plan, kind, area, &host, b);
         }
     }
@@ -315,6 +329,26 @@ mod tests {
             all.dedup();
             assert_eq!(all.len(), 30);
         }
+    }
+
+    #[test]
+    fn a_directory_alias_reached_from_two_index_files_is_purged_and_prefetched_once() {
+        let text = "publish_dir = \"p\"\n[[domain]]\nhost = \"www.example.com\"\nareas = [\"mainland\", \"overseas\"]\n\
+                    prefetch = [\"**/index.*\"]\nindex_files = [\"index.html\", \"index.htm\"]\nindex_aliases = [\"slash\", \"bare\"]\n";
+        let c = config::from_str(text, Path::new("t.toml"), Path::new("/")).unwrap();
+        let t = tree(&["docs/index.htm", "docs/index.html"]);
+        let changes = ChangeSet { modified: vec!["docs/index.htm".into(), "docs/index.html".into()], ..Default::default() };
+        let p = make_plan(&input(&c, &changes, &t, &QuotaBook::documented_v3(), &[]));
+        let want = [
+            "https://www.example.com/docs/index.htm",
+            "https://www.example.com/docs/",
+            "https://www.example.com/docs",
+            "https://www.example.com/docs/index.html",
+        ];
+        for j in &p.jobs {
+            assert_eq!(j.urls, want, "{:?} {}", j.kind, j.area);
+        }
+        assert_eq!(p.jobs.len(), 4, "purge and prefetch, two areas");
     }
 
     #[test]

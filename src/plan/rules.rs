@@ -3,7 +3,7 @@
 //! [`Rules::new`] takes the compiled domains once; every query after that is pure and cheap.
 
 use crate::config::Domain;
-use crate::plan::urlenc::encode_path;
+use crate::plan::urlenc::{encode_path, encode_path_into};
 
 /// One URL to purge or prefetch, with the directory (publish-dir relative, no trailing slash, ""
 /// for the root) whose directory purge would cover it.
@@ -16,16 +16,19 @@ pub struct UrlItem {
 }
 
 /// The URL mapping of every configured domain.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Rules<'a> {
     /// The domains, in config order.
     pub domains: &'a [Domain],
+    /// `scheme://host/base/` of each domain, encoded once.
+    bases: Vec<String>,
 }
 
 impl<'a> Rules<'a> {
     /// Rules for these domains.
     pub fn new(domains: &'a [Domain]) -> Self {
-        Rules { domains }
+        let bases = domains.iter().map(|d| format!("{}://{}{}", d.scheme, d.host, encode_path(&d.base_path))).collect();
+        Rules { domains, bases }
     }
 
     /// Does domain `d` serve this publish-dir path?
@@ -40,22 +43,27 @@ impl<'a> Rules<'a> {
     }
 
     /// `scheme://host/base/` of domain `d`.
-    pub fn base(&self, d: usize) -> String {
-        let dom = &self.domains[d];
-        format!("{}://{}{}", dom.scheme, dom.host, encode_path(&dom.base_path))
+    pub fn base(&self, d: usize) -> &str {
+        &self.bases[d]
     }
 
     /// The URL of a file on domain `d`.
     pub fn file_url(&self, d: usize, path: &str) -> String {
-        format!("{}{}", self.base(d), encode_path(path))
+        let base = self.base(d);
+        let mut url = String::with_capacity(base.len() + path.len() + 8);
+        url.push_str(base);
+        encode_path_into(&mut url, path);
+        url
     }
 
     /// The directory URL (ending in `/`) of a publish-dir folder ("" for the root).
     pub fn dir_url(&self, d: usize, dir: &str) -> String {
         if dir.is_empty() {
-            self.base(d)
+            self.base(d).to_string()
         } else {
-            format!("{}{}/", self.base(d), encode_path(dir))
+            let mut url = self.file_url(d, dir);
+            url.push('/');
+            url
         }
     }
 
@@ -75,7 +83,7 @@ impl<'a> Rules<'a> {
             if dom.alias_bare {
                 let parent = dir.rfind('/').map_or("", |i| &dir[..i]).to_string();
                 if !dir.is_empty() {
-                    out.push(UrlItem { url: format!("{}{}", self.base(d), encode_path(dir)), container: parent });
+                    out.push(UrlItem { url: self.file_url(d, dir), container: parent });
                 } else if dom.base_path != "/" {
                     // The bare form of a base path such as /docs/ is /docs, which lives in its parent.
                     let base = self.base(d);
