@@ -14,7 +14,7 @@ use crate::clock::{next_quota_reset, Clock};
 use crate::error::Result;
 use crate::model::{new_job_id, Job, JobError, JobStatus, QuotaBook};
 use crate::state::outbox::Outbox;
-use ratelimit::RateLimit;
+use ratelimit::{RateLimit, Ticket};
 
 /// How the submitter behaves.
 #[derive(Clone, Debug)]
@@ -227,7 +227,9 @@ impl<A: CdnApi> Submitter<'_, A> {
         }
     }
 
-    async fn rate_wait(&self, shared: &Mutex<Shared>, action: &'static str) {
+    /// Wait for a slot of `action`'s rate limit; hand the ticket back with [`Self::rate_done`]
+    /// when the request has its answer.
+    async fn rate_wait(&self, shared: &Mutex<Shared>, action: &'static str) -> Ticket {
         loop {
             let wait = {
                 let mut s = shared.lock().expect("submit state");
@@ -237,9 +239,15 @@ impl<A: CdnApi> Submitter<'_, A> {
                 b.try_take(self.clock.now_ms())
             };
             match wait {
-                Ok(()) => return,
+                Ok(ticket) => return ticket,
                 Err(ms) => self.clock.sleep(Duration::from_millis(ms)).await,
             }
+        }
+    }
+
+    fn rate_done(&self, shared: &Mutex<Shared>, action: &'static str, ticket: Ticket) {
+        if let Some(b) = shared.lock().expect("submit state").buckets.get_mut(action) {
+            b.done(ticket, self.clock.now_ms());
         }
     }
 
@@ -268,9 +276,11 @@ impl<A: CdnApi> Submitter<'_, A> {
             }
             if let Some(since) = job.maybe_sent_unix {
                 // The last request may have been accepted: look before sending again.
-                self.rate_wait(shared, "Describe").await;
+                let ticket = self.rate_wait(shared, "Describe").await;
                 self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                match self.api.find_tasks(&job, since).await {
+                let found = self.api.find_tasks(&job, since).await;
+                self.rate_done(shared, "Describe", ticket);
+                match found {
                     Ok(tasks) => {
                         let mine = {
                             let st = shared.lock().expect("submit state");
@@ -293,16 +303,19 @@ impl<A: CdnApi> Submitter<'_, A> {
                     }
                 }
             }
-            self.rate_wait(shared, action).await;
-            self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             attempt += 1;
             job.attempts += 1;
             let sent_at = self.clock.now_unix();
             // Say durably that this job may be at the API before it is: if the process dies
-            // while the request is out, the rerun looks the task up instead of sending it twice.
+            // while the request is out (or waits for its slot), the rerun looks the task up
+            // instead of sending it twice. Done before taking the slot, so that a slow fsync
+            // is not counted as time on the network.
             job.maybe_sent_unix = Some(sent_at);
             self.outbox.put(std::slice::from_ref(&job))?;
+            let ticket = self.rate_wait(shared, action).await;
+            self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let res = self.api.submit(&job).await;
+            self.rate_done(shared, action, ticket);
             if res.as_ref().is_err_and(|f| f.class() != Class::Ambiguous) {
                 // A definite answer: the API did not take it.
                 job.maybe_sent_unix = None;
