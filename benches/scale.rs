@@ -17,7 +17,7 @@
 //!    the 20 requests/s limit allows;
 //!
 //! and the peak memory (max RSS) of each. Quick measurements are the median of several runs
-//! (cold scan 3, no-change sync 7, alternating with the reference). Settings: `CDNSYNC_BENCH_FILES` (default 100000),
+//! (cold scan 3, no-change sync 15, alternating with the reference). Settings: `CDNSYNC_BENCH_FILES` (default 100000),
 //! `CDNSYNC_BENCH_DIR`.
 #![allow(clippy::disallowed_methods)] // a benchmark reads the real clock by definition
 
@@ -99,7 +99,7 @@ fn main() {
     run_sh(&status);
     // Alternate the two, so that any drift of the machine hits both alike.
     let (mut gits, mut ours) = (Vec::new(), Vec::new());
-    for _ in 0..7 {
+    for _ in 0..15 {
         gits.push(measure_sh(&status));
         ours.push(measure(bin, &dir, &["sync"]));
     }
