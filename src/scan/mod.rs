@@ -105,13 +105,20 @@ fn build(
     progress: &dyn Progress,
 ) -> Result<ScanOutcome> {
     let mut out = ScanOutcome { warnings: walked.warnings, ..Default::default() };
+    let mut files = walked.files;
+    // The walk hands its files over sorted, each once; a snapshot built from anything else
+    // would drop files, so that promise is checked (one comparison per file) rather than trusted.
+    if !files.is_sorted_by(|a, b| a.rel < b.rel) {
+        files.sort_by(|a, b| a.rel.cmp(&b.rel));
+        files.dedup_by(|a, b| a.rel == b.rel);
+    }
     // One entry per file found, in path order; files to hash get their hash filled in below.
-    let mut found = Snapshot::with_capacity(walked.files.len(), walked.files.iter().map(|f| f.rel.len()).sum());
+    let mut found = Snapshot::with_capacity(files.len(), files.iter().map(|f| f.rel.len()).sum());
     let mut to_hash: Vec<(usize, PathBuf)> = Vec::new();
     // Both the walk and the previous snapshot are sorted by path: join them in one pass instead
     // of a lookup per file.
     let mut cursor = prev.map(|p| p.snapshot.iter().peekable());
-    for f in walked.files {
+    for f in files {
         let old = cursor.as_mut().and_then(|c| {
             while c.peek().is_some_and(|(k, _)| *k < f.rel.as_str()) {
                 c.next();
@@ -234,6 +241,19 @@ mod tests {
         assert_eq!(partial.hashed, 2, "only a.html and new/f.html were read");
         assert!(partial.snapshot.contains("keep/b.html"), "untouched entries carried over");
         assert!(!partial.snapshot.paths().any(|k| k.starts_with("gone/")));
+    }
+
+    #[test]
+    fn files_handed_over_out_of_order_are_all_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        for rel in ["a.html", "b/c.html", "b.html"] {
+            write(tmp.path(), rel, rel);
+        }
+        let found = |rel: &str| walk::Found { rel: rel.into(), size: rel.len() as u64, mtime_ns: 1 };
+        let walked = walk::Walked { files: vec![found("b/c.html"), found("a.html"), found("b.html"), found("a.html")], warnings: vec![] };
+        let s = scan_walked(&spec(tmp.path()), walked, None, false, &()).unwrap();
+        assert_eq!(s.snapshot.paths().collect::<Vec<_>>(), ["a.html", "b.html", "b/c.html"]);
+        assert_eq!(s.snapshot.get("b/c.html").map(|m| m.hash), Some(ContentHash::of(b"b/c.html")));
     }
 
     #[test]
