@@ -146,6 +146,8 @@ pub struct Engine<A: CdnApi> {
     pub clock: Arc<dyn Clock>,
     /// How long to wait for another cdnsync's lock.
     pub lock_timeout: Duration,
+    /// The API's rate limits, as this engine's requests have used them.
+    limits: crate::submit::RateLimits,
 }
 
 /// The parts of a plan shared by `plan` and `sync`.
@@ -167,7 +169,7 @@ struct Planned {
 impl<A: CdnApi> Engine<A> {
     /// An engine with the default lock timeout (60 s).
     pub fn new(config: Config, api: A, clock: Arc<dyn Clock>) -> Self {
-        Engine { config, api, clock, lock_timeout: Duration::from_secs(60) }
+        Engine { config, api, clock, lock_timeout: Duration::from_secs(60), limits: Default::default() }
     }
 
     fn outbox(&self) -> Outbox {
@@ -469,7 +471,16 @@ impl<A: CdnApi> Engine<A> {
         // Only an ambiguous job's lookup needs them; a run with nothing to send skips the read.
         let known_tasks =
             if any_jobs { self.recent_accepted().into_iter().filter_map(|j| j.task_id).collect() } else { Default::default() };
-        Submitter { api: &self.api, clock: self.clock.clone(), outbox, opts, progress, known_tasks, requests: Default::default() }
+        Submitter {
+            api: &self.api,
+            clock: self.clock.clone(),
+            outbox,
+            opts,
+            progress,
+            known_tasks,
+            requests: Default::default(),
+            limits: self.limits.clone(),
+        }
     }
 
     /// Ad hoc jobs (`purge`, `prefetch`): persisted, then sent like any other.

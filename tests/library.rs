@@ -204,3 +204,30 @@ fn large_submissions_go_as_fast_as_the_rate_limit_allows_and_no_faster() {
     assert!(purges.iter().all(|o| o == "ok"), "{purges:?}");
     assert_eq!(elapsed, 2 * 1010, "two full windows of waiting, no more");
 }
+
+#[test]
+fn one_engine_counts_its_earlier_runs_against_the_rate_limit() {
+    // Watch mode runs many syncs on one engine: the second of two syncs in the same second must
+    // wait for the first one's requests to leave the window, not have the API refuse its own.
+    let clock = ManualClock::new(LATE_EVENING_CST_MS - 3_600_000);
+    let fake = fake_on(&clock, |c| url_batch(c, 10));
+    let site = TempSite::new(&fake, "", "");
+    for i in 0..1000 {
+        site.write(&format!("p{}/{i}.html", i % 30), "v1");
+    }
+    let e = engine(&site, &clock);
+    block(e.sync(&SyncOptions::default(), &())).unwrap();
+    for round in 0..2 {
+        for i in (round * 100)..(round * 100 + 100) {
+            site.write(&format!("p{}/{i}.html", i % 30), "v2");
+        }
+        let start = clock.now_ms();
+        let r = block(e.sync(&SyncOptions::default(), &())).unwrap();
+        assert_eq!(r.exit_code(), 0, "{:?}", r.jobs);
+        // 100 URLs in batches of 10, two areas: 20 requests, a full window's worth.
+        let waited = clock.now_ms() - start;
+        assert_eq!(waited, if round == 0 { 0 } else { 1010 }, "round {round}");
+    }
+    let purges: Vec<String> = fake.requests().into_iter().filter(|q| q.action == "PurgeUrlsCache").map(|q| q.outcome).collect();
+    assert_eq!(purges, vec!["ok"; 40]);
+}

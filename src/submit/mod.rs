@@ -71,7 +71,6 @@ struct Shared {
     done: Vec<Job>,
     /// Remaining quota per (kind, area), when known.
     quota: Option<QuotaBook>,
-    buckets: HashMap<&'static str, RateLimit>,
     seq: usize,
     error: Option<crate::error::Error>,
     /// Task IDs that belong to other jobs (recent history and this run): an ambiguous job's
@@ -95,7 +94,13 @@ pub struct Submitter<'a, A: CdnApi> {
     pub known_tasks: HashSet<String>,
     /// Requests sent so far (submissions and task lookups), for the summary.
     pub requests: std::sync::atomic::AtomicUsize,
+    /// The rate limit of each action, shared by every run of one engine (so that watch mode's
+    /// syncs and ad hoc purges in one process count each other's requests).
+    pub limits: RateLimits,
 }
+
+/// Rate limits by action (see [`ratelimit`]).
+pub type RateLimits = Arc<Mutex<HashMap<&'static str, RateLimit>>>;
 
 impl<A: CdnApi> Submitter<'_, A> {
     /// Send `jobs` (owed jobs first, then new ones; prefetches only after the purges of their
@@ -113,15 +118,8 @@ impl<A: CdnApi> Submitter<'_, A> {
             *list = go;
         }
         let deadline_ms = self.clock.now_ms() + self.opts.retry_deadline.as_millis() as i64;
-        let shared = Mutex::new(Shared {
-            queue: purges.into(),
-            done: Vec::new(),
-            quota,
-            buckets: HashMap::new(),
-            seq: 0,
-            error: None,
-            taken: self.known_tasks.clone(),
-        });
+        let shared =
+            Mutex::new(Shared { queue: purges.into(), done: Vec::new(), quota, seq: 0, error: None, taken: self.known_tasks.clone() });
         self.drain(&shared, deadline_ms).await;
         let purge_done = std::mem::take(&mut shared.lock().expect("submit state").done);
 
@@ -229,13 +227,13 @@ impl<A: CdnApi> Submitter<'_, A> {
 
     /// Wait for a slot of `action`'s rate limit; hand the ticket back with [`Self::rate_done`]
     /// when the request has its answer.
-    async fn rate_wait(&self, shared: &Mutex<Shared>, action: &'static str) -> Ticket {
+    async fn rate_wait(&self, action: &'static str) -> Ticket {
         loop {
             let wait = {
-                let mut s = shared.lock().expect("submit state");
+                let mut limits = self.limits.lock().expect("rate limits");
                 let rps = self.opts.requests_per_second;
                 let rate = self.opts.rate;
-                let b = s.buckets.entry(action).or_insert_with(|| rate(action, rps));
+                let b = limits.entry(action).or_insert_with(|| rate(action, rps));
                 b.try_take(self.clock.now_ms())
             };
             match wait {
@@ -245,8 +243,8 @@ impl<A: CdnApi> Submitter<'_, A> {
         }
     }
 
-    fn rate_done(&self, shared: &Mutex<Shared>, action: &'static str, ticket: Ticket) {
-        if let Some(b) = shared.lock().expect("submit state").buckets.get_mut(action) {
+    fn rate_done(&self, action: &'static str, ticket: Ticket) {
+        if let Some(b) = self.limits.lock().expect("rate limits").get_mut(action) {
             b.done(ticket, self.clock.now_ms());
         }
     }
@@ -276,10 +274,10 @@ impl<A: CdnApi> Submitter<'_, A> {
             }
             if let Some(since) = job.maybe_sent_unix {
                 // The last request may have been accepted: look before sending again.
-                let ticket = self.rate_wait(shared, "Describe").await;
+                let ticket = self.rate_wait("Describe").await;
                 self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let found = self.api.find_tasks(&job, since).await;
-                self.rate_done(shared, "Describe", ticket);
+                self.rate_done("Describe", ticket);
                 match found {
                     Ok(tasks) => {
                         let mine = {
@@ -312,10 +310,10 @@ impl<A: CdnApi> Submitter<'_, A> {
             // is not counted as time on the network.
             job.maybe_sent_unix = Some(sent_at);
             self.outbox.put(std::slice::from_ref(&job))?;
-            let ticket = self.rate_wait(shared, action).await;
+            let ticket = self.rate_wait(action).await;
             self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let res = self.api.submit(&job).await;
-            self.rate_done(shared, action, ticket);
+            self.rate_done(action, ticket);
             if res.as_ref().is_err_and(|f| f.class() != Class::Ambiguous) {
                 // A definite answer: the API did not take it.
                 job.maybe_sent_unix = None;
