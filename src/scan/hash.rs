@@ -35,6 +35,10 @@ pub fn hash_file(path: &Path, buf: &mut [u8]) -> std::io::Result<ContentHash> {
 
 /// Hash many files on all cores; results are in input order.
 pub fn hash_files(paths: &[&Path], on_done: &(dyn Fn() + Sync)) -> Vec<std::io::Result<ContentHash>> {
+    if paths.is_empty() {
+        // Nothing to read (a no-change scan): start no thread.
+        return Vec::new();
+    }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(paths.len().max(1));
     let results: Vec<Mutex<Option<std::io::Result<ContentHash>>>> = paths.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);

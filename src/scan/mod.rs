@@ -138,11 +138,7 @@ fn build(
     out.reused = found.len() - to_hash.len();
     crate::failpoint::hit("scan");
     progress.hashing(to_hash.len());
-    let results = if to_hash.is_empty() {
-        Vec::new()
-    } else {
-        hash::hash_files(to_hash.iter().map(|(_, p)| p.as_path()).collect::<Vec<&Path>>().as_slice(), &|| progress.hashed())
-    };
+    let results = hash::hash_files(to_hash.iter().map(|(_, p)| p.as_path()).collect::<Vec<&Path>>().as_slice(), &|| progress.hashed());
     // Entries that turned out not to belong in the snapshot (deleted while we scanned).
     let mut gone = vec![false; if to_hash.is_empty() { 0 } else { found.len() }];
     for ((idx, path), res) in to_hash.iter().zip(results) {
