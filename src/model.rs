@@ -171,9 +171,15 @@ impl Snapshot {
 
     /// Keep only the files for which `keep(path, meta)` is true.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &FileMeta) -> bool) {
+        self.retain_at(|_, p, m| keep(p, m));
+    }
+
+    /// Keep only the files for which `keep(i, path, meta)` is true, `i` being the file's index
+    /// in path order.
+    pub(crate) fn retain_at(&mut self, mut keep: impl FnMut(usize, &str, &FileMeta) -> bool) {
         let mut out = Snapshot::with_capacity(self.len(), self.paths.len());
-        for (p, m) in self.iter() {
-            if keep(p, m) {
+        for (i, (p, m)) in self.iter().enumerate() {
+            if keep(i, p, m) {
                 out.paths.push_str(p);
                 out.entries.push((out.paths.len(), *m));
             }
@@ -193,11 +199,7 @@ impl Snapshot {
             let to = self.search(&format!("{p}0")).unwrap_or_else(|i| i);
             drop[from..to].iter_mut().for_each(|d| *d = true);
         }
-        let mut i = 0;
-        self.retain(|_, _| {
-            i += 1;
-            !drop[i - 1]
-        });
+        self.retain_at(|i, _, _| !drop[i]);
     }
 }
 

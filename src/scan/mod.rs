@@ -139,8 +139,9 @@ fn build(
     crate::failpoint::hit("scan");
     progress.hashing(to_hash.len());
     let results = hash::hash_files(to_hash.iter().map(|(_, p)| p.as_path()).collect::<Vec<&Path>>().as_slice(), &|| progress.hashed());
-    // Entries that turned out not to belong in the snapshot (deleted while we scanned).
-    let mut gone = vec![false; if to_hash.is_empty() { 0 } else { found.len() }];
+    // Entries that turned out not to belong in the snapshot (deleted while we scanned), by
+    // index, ascending (as `to_hash`).
+    let mut gone: Vec<usize> = Vec::new();
     for ((idx, path), res) in to_hash.iter().zip(results) {
         match res {
             Ok(h) => {
@@ -149,7 +150,7 @@ fn build(
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Deleted while we scanned: it is gone, so it is not in the snapshot.
-                gone[*idx] = true;
+                gone.push(*idx);
             }
             Err(e) => {
                 out.warnings.push(format!("{}: cannot read ({e}); keeping its previous state", path.display()));
@@ -159,17 +160,13 @@ fn build(
                         *found.meta_at_mut(*idx) = o;
                         out.reused += 1;
                     }
-                    _ => gone[*idx] = true,
+                    _ => gone.push(*idx),
                 }
             }
         }
     }
-    if gone.contains(&true) {
-        let mut i = 0;
-        found.retain(|_, _| {
-            i += 1;
-            !gone[i - 1]
-        });
+    if !gone.is_empty() {
+        found.retain_at(|i, _, _| gone.binary_search(&i).is_err());
     }
     out.snapshot = if base.is_empty() {
         found
@@ -246,7 +243,11 @@ mod tests {
             write(tmp.path(), rel, rel);
         }
         let found = |rel: &str| walk::Found { rel: rel.into(), size: rel.len() as u64, mtime_ns: 1 };
-        let walked = walk::Walked { files: vec![found("b/c.html"), found("a.html"), found("b.html"), found("a.html")], warnings: vec![] };
+        // "a0.html" was listed, then deleted before it could be read: it is not in the tree.
+        let walked = walk::Walked {
+            files: vec![found("b/c.html"), found("a0.html"), found("a.html"), found("b.html"), found("a.html")],
+            warnings: vec![],
+        };
         let s = scan_walked(&spec(tmp.path()), walked, None, false, &()).unwrap();
         assert_eq!(s.snapshot.paths().collect::<Vec<_>>(), ["a.html", "b.html", "b/c.html"]);
         assert_eq!(s.snapshot.get("b/c.html").map(|m| m.hash), Some(ContentHash::of(b"b/c.html")));
