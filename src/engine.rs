@@ -1,20 +1,28 @@
-//! One plan or sync, start to finish (SPEC §3): lock -> owed jobs -> scan -> diff -> map -> plan ->
-//! persist (outbox, then manifest) -> submit -> report. Generic over the API and the clock.
+//! One plan or sync, start to finish (`docs/cli.md`, "What a sync does"), read top to bottom:
+//! lock -> owed jobs -> scan -> diff -> map -> plan -> persist (outbox, then manifest) -> submit
+//! -> report. Generic over the API ([`CdnApi`]) and the clock.
+//!
+//! The scan and the planning are blocking work (reading and hashing files, planning 100,000
+//! paths): they run on tokio's blocking pool, so that a sync never stalls the runtime it runs on
+//! and watch mode still sees a shutdown signal mid-scan (it cancels the scan through
+//! [`SyncOptions::cancel`]; nothing has been written or sent by then).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-
-use crate::api::CdnApi;
+use crate::api::{self, CdnApi, Failure};
 use crate::clock::Clock;
-use crate::config::{ApiVersion, Config, V2Overseas};
+use crate::config::{Config, V2Overseas};
 use crate::error::{Error, Result};
-use crate::model::{Area, ChangeSet, Job, JobError, JobKind, JobStatus, QuotaBook, Snapshot};
-use crate::plan::{self, rules::Rules, PlanInput};
+use crate::model::{Api, ChangeSet, Job, JobStatus, QuotaBook, Snapshot};
+use crate::plan::{self, adhoc, PlanInput};
+use crate::progress::{Cancel, Progress};
+use crate::report::{quota_after, JobReport, OutboxCounts, Report, ScanStats, StatusReport};
 use crate::scan::{self, PreviousScan, ScanSpec};
+use crate::state::history::History;
+use crate::state::ledger::Ledger;
 use crate::state::{self, lock::StateLock, manifest, outbox::Outbox, remote};
-use crate::submit::{OutboxCounts, Progress, SubmitOptions, Submitter};
+use crate::submit::{RateLimits, RateRule, SubmitOptions, Submitter};
 
 /// What `sync` should do beyond the default.
 #[derive(Clone, Debug, Default)]
@@ -34,112 +42,15 @@ pub struct SyncOptions {
     /// knows what it wrote). `Some(vec![])` scans nothing and only sends owed jobs. Ignored
     /// (a whole scan) when there is no manifest yet.
     pub paths: Option<Vec<String>>,
+    /// Stops the scan early (the sync then fails with [`Error::Cancelled`], having written and
+    /// sent nothing). Once jobs are persisted the sync runs to its end.
+    pub cancel: Cancel,
 }
-
-/// One job in a report (SPEC §6).
-#[derive(Clone, Debug, Serialize)]
-pub struct JobReport {
-    /// Job ID (stable across runs).
-    pub id: String,
-    /// What the job does.
-    pub kind: JobKind,
-    /// Mainland or overseas.
-    pub area: Area,
-    /// The CDN domain.
-    pub host: String,
-    /// The API action it is sent with.
-    pub action: &'static str,
-    /// URLs (or directory URLs).
-    pub urls: Vec<String>,
-    /// `planned`, `accepted`, `pending`, `deferred` or `failed`.
-    pub status: &'static str,
-    /// The API's task ID once accepted.
-    pub task_id: Option<String>,
-    /// Why it is not accepted.
-    pub error: Option<JobError>,
-}
-
-impl JobReport {
-    fn of(j: &Job, action: &'static str) -> Self {
-        JobReport {
-            id: j.id.clone(),
-            kind: j.kind,
-            area: j.area,
-            host: j.host.clone(),
-            action,
-            urls: j.urls.clone(),
-            status: j.status.as_str(),
-            task_id: j.task_id.clone(),
-            error: j.error.clone(),
-        }
-    }
-}
-
-/// Scan figures.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ScanStats {
-    /// Files in the tree.
-    pub files: usize,
-    /// Files read and hashed.
-    pub hashed: usize,
-    /// Files whose hash came from the stat cache.
-    pub reused: usize,
-}
-
-/// What a plan or sync did (SPEC §6, plus details for the human summary).
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Report {
-    /// Added, modified, removed files.
-    pub changes: ChangeSet,
-    /// Every job of the run, owed ones included.
-    pub jobs: Vec<JobReport>,
-    /// What is still owed after the run.
-    pub outbox: OutboxCounts,
-    /// Scan statistics.
-    pub scan: ScanStats,
-    /// True when this run recorded a baseline (first sync, or `--baseline`).
-    pub baseline: bool,
-    /// Things worth knowing (baseline recorded, collapse decisions…).
-    pub notes: Vec<String>,
-    /// Problems that did not stop the run.
-    pub warnings: Vec<String>,
-    /// Quota left per `kind/area` before and after this plan.
-    pub quota_before: std::collections::BTreeMap<String, u64>,
-    /// Remaining quota after the run's jobs (estimated).
-    pub quota_after: std::collections::BTreeMap<String, u64>,
-    /// With `--wait`: did every submitted task finish?
-    pub tasks_finished: Option<bool>,
-    /// API requests sent to submit jobs or look them up (not counting quota and task polls).
-    pub requests: usize,
-}
-
-impl Report {
-    /// SPEC §1 exit code of a completed run: 3 if something was refused for good, else 1 if
-    /// something is still owed after transient failures, else 4 if something was deferred by
-    /// quota, else 0 (and 1 when `--wait` found tasks unfinished or failed).
-    pub fn exit_code(&self) -> u8 {
-        let here = |s: &str| self.jobs.iter().any(|j| j.status == s);
-        if here("failed") || self.outbox.failed > 0 {
-            3
-        } else if here("pending") {
-            1
-        } else if here("deferred") || self.outbox.deferred > 0 {
-            4
-        } else if self.tasks_finished == Some(false) {
-            1
-        } else {
-            0
-        }
-    }
-}
-
-/// How many accepted jobs `history.json` keeps.
-pub const HISTORY_LEN: usize = 200;
 
 /// The engine: a config, an API and a clock.
 pub struct Engine<A: CdnApi> {
     /// The validated config.
-    pub config: Config,
+    pub config: Arc<Config>,
     /// The CDN API (or the fake, or a test double).
     pub api: A,
     /// Time and sleeping.
@@ -147,15 +58,15 @@ pub struct Engine<A: CdnApi> {
     /// How long to wait for another cdnsync's lock.
     pub lock_timeout: Duration,
     /// The API's rate limits, as this engine's requests have used them.
-    limits: crate::submit::RateLimits,
+    limits: RateLimits,
 }
 
-/// The parts of a plan shared by `plan` and `sync`.
-struct Planned {
+/// What the scan found, and what it was compared with: everything `plan` and `sync` need from
+/// the disk, computed off the async runtime.
+struct Scanned {
     changes: ChangeSet,
-    plan: plan::Plan,
     /// The tree found and when its scan started (for the racy-timestamp rule): the manifest
-    /// `sync` records, written from here without a copy.
+    /// `sync` records.
     current: manifest::Manifest,
     scan: ScanStats,
     warnings: Vec<String>,
@@ -169,11 +80,15 @@ struct Planned {
 impl<A: CdnApi> Engine<A> {
     /// An engine with the default lock timeout (60 s).
     pub fn new(config: Config, api: A, clock: Arc<dyn Clock>) -> Self {
-        Engine { config, api, clock, lock_timeout: Duration::from_secs(60), limits: Default::default() }
+        Engine { config: Arc::new(config), api, clock, lock_timeout: Duration::from_secs(60), limits: Default::default() }
     }
 
     fn outbox(&self) -> Outbox {
         Outbox::new(&self.config.state_dir)
+    }
+
+    fn history(&self) -> History {
+        History::new(&self.config.state_dir)
     }
 
     /// The jobs still owed (pending, deferred, failed), read from the outbox. Needs no lock.
@@ -183,170 +98,102 @@ impl<A: CdnApi> Engine<A> {
 
     /// What a scan of `publish_dir` covers.
     pub fn scan_spec(&self) -> ScanSpec {
-        ScanSpec {
-            root: self.config.publish_dir.clone(),
-            exclude: self.config.exclude.clone(),
-            exclude_dirs: self.config.exclude_dirs.clone(),
-        }
-    }
-
-    fn overseas_prefetch_batch(&self) -> Option<u64> {
-        (self.config.provider.api == ApiVersion::V2 && self.config.provider.v2_overseas == V2Overseas::Dedicated).then_some(20)
+        ScanSpec::of(&self.config)
     }
 
     fn action(&self, j: &Job) -> &'static str {
-        self.api.action(j.kind, j.area)
+        api::action_name(self.config.provider.api, self.config.provider.v2_overseas, j.kind, j.area)
     }
 
-    /// Steps 3–6, read-only.
-    fn compute(
-        &self,
-        opts: &SyncOptions,
-        owed: &[Job],
-        quota: &QuotaBook,
-        progress: &dyn Progress,
-        remote: Option<manifest::Manifest>,
-    ) -> Result<Planned> {
-        // Before any stat: the racy-timestamp rule measures from the start of the scan.
-        let scan_start_ns = self.clock.now_ms().saturating_mul(1_000_000);
-        // Walk the tree while the manifest loads: the walk is stat calls, the load is parsing.
-        let spec = self.scan_spec();
-        let whole = opts.paths.is_none() || opts.all;
-        let (local, walked) = std::thread::scope(|s| {
-            let walker = whole.then(|| s.spawn(|| scan::walk::walk(&spec)));
-            let local = manifest::load(&self.config.state_dir);
-            (local, walker.map(|w| w.join().expect("walk thread")))
-        });
-        let local = local?;
-        // A manifest from another machine vouches for hashes, never for this disk's timestamps.
-        let from_remote = local.is_none() && remote.is_some();
-        let prev = local.or(remote);
-        let previous =
-            prev.as_ref().filter(|_| !from_remote).map(|m| PreviousScan { snapshot: &m.snapshot, scan_start_ns: m.scan_start_ns });
-        let (scanned, scan_start_ns) = match (&opts.paths, previous) {
-            // Entries carried over were vouched for by the earlier scan: keep its start time, so
-            // that the racy-timestamp rule still covers them (the rescanned files merely get
-            // rehashed once more by the next whole scan).
-            (Some(paths), Some(previous)) if !opts.all => (scan::scan_paths(&spec, previous, paths, progress)?, previous.scan_start_ns),
-            _ => {
-                let walked = match walked {
-                    Some(w) => w?,
-                    None => scan::walk::walk(&spec)?,
-                };
-                (scan::scan_walked(&spec, walked, previous, opts.full, progress)?, scan_start_ns)
-            }
-        };
-        let stats = ScanStats { files: scanned.snapshot.len(), hashed: scanned.hashed, reused: scanned.reused };
-        let baseline = opts.baseline || (prev.is_none() && !opts.all);
-        let empty = Snapshot::default();
-        let changes = plan::diff::diff(prev.as_ref().map_or(&empty, |m| &m.snapshot), &scanned.snapshot);
-        let plan = self.plan_jobs(opts, baseline, &changes, &scanned.snapshot, owed, quota);
-        Ok(Planned {
-            prev_is_local: prev.is_some() && !from_remote,
-            changes,
-            plan,
-            current: manifest::Manifest { snapshot: scanned.snapshot, scan_start_ns },
-            scan: stats,
-            warnings: scanned.warnings,
-            baseline,
-            previous: prev,
-        })
+    fn reports(&self, jobs: &[Job]) -> Vec<JobReport> {
+        jobs.iter().map(|j| JobReport::of(j, self.action(j))).collect()
     }
 
-    /// Step 6, pure: the jobs for `changes` given the quota.
-    fn plan_jobs(
-        &self,
-        opts: &SyncOptions,
-        baseline: bool,
-        changes: &ChangeSet,
-        tree: &Snapshot,
-        owed: &[Job],
-        quota: &QuotaBook,
-    ) -> plan::Plan {
-        if baseline {
-            return plan::Plan::default();
-        }
-        plan::make_plan(&PlanInput {
-            domains: &self.config.domains,
-            limits: &self.config.limits,
-            changes,
-            tree,
-            quota,
-            owed,
-            all: opts.all,
-            overseas_prefetch_batch: self.overseas_prefetch_batch(),
-            now_unix: self.clock.now_unix(),
-        })
+    fn v2_dedicated(&self) -> bool {
+        self.config.provider.api == Api::V2 && self.config.provider.v2_overseas == V2Overseas::Dedicated
     }
 
+    /// The last quota the API reported (`quota.json`), else the documented one.
     fn known_quota(&self) -> QuotaBook {
-        state::load_quota(&self.config.state_dir).unwrap_or_else(QuotaBook::documented_v3)
+        state::load_quota(&self.config.state_dir).unwrap_or_else(|| QuotaBook::documented(self.config.provider.api, self.v2_dedicated()))
+    }
+
+    /// The quota now: the API's answer, or for an API without a quota query (v2) the ledger's.
+    async fn fresh_quota(&self) -> Result<Option<QuotaBook>, Failure> {
+        match self.api.quota().await? {
+            Some(q) => Ok(Some(q)),
+            None if self.config.provider.api == Api::V2 => {
+                let now = self.clock.now_unix();
+                Ok(Some(Ledger::new(&self.config.state_dir).today(now).quota(self.v2_dedicated(), now)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// `cdnsync plan`: what the next sync would do. No network, nothing written.
     pub fn plan(&self, opts: &SyncOptions) -> Result<Report> {
         let owed = self.outbox().load()?;
         let quota = self.known_quota();
-        let p = self.compute(opts, &owed, &quota, &(), None)?;
-        let mut jobs: Vec<JobReport> = owed.iter().map(|j| JobReport::of(j, self.action(j))).collect();
-        jobs.extend(p.plan.jobs.iter().map(|j| JobReport::of(j, self.action(j))));
-        let mut notes = p.plan.notes.clone();
-        if p.baseline && !opts.baseline {
+        let s = scan_and_diff(&self.config, self.clock.as_ref(), opts, None, &(), &opts.cancel)?;
+        let p = plan_jobs(&self.config, self.clock.as_ref(), opts, &s, &owed, &quota);
+        let mut jobs = self.reports(&owed);
+        jobs.extend(self.reports(&p.jobs));
+        let mut notes = p.notes;
+        if s.baseline && !opts.baseline {
             notes.push(match &self.config.manifest_url {
                 Some(url) => format!("no local manifest: `plan` does not fetch {url} (no network); `sync` will diff against it"),
                 None => "no manifest yet: the first sync records a baseline and purges nothing (use --all to purge everything)".into(),
             });
         }
-        let quota_after = after(&p.plan.quota_before, &p.plan.quota_used);
         Ok(Report {
-            changes: p.changes,
+            changes: s.changes,
             jobs,
             outbox: OutboxCounts::of(&owed),
-            scan: p.scan,
-            baseline: p.baseline,
+            scan: s.scan,
+            baseline: s.baseline,
             notes,
-            warnings: p.warnings,
-            quota_before: p.plan.quota_before,
-            quota_after,
+            warnings: s.warnings,
+            quota_after: quota_after(&p.quota_before, &p.quota_used),
+            quota_before: p.quota_before,
             tasks_finished: None,
             requests: 0,
         })
     }
 
-    /// Take the state directory's lock.
-    pub fn lock(&self, what: &str) -> Result<StateLock> {
-        StateLock::acquire(&self.config.state_dir, self.lock_timeout, what)
+    /// Take the state directory's lock, waiting (on the engine's clock) up to `lock_timeout`.
+    pub async fn lock(&self, what: &str) -> Result<StateLock> {
+        StateLock::acquire(&self.config.state_dir, self.lock_timeout, what, self.clock.as_ref()).await
     }
 
     /// `cdnsync sync`: one deploy.
     pub async fn sync(&self, opts: &SyncOptions, progress: &dyn Progress) -> Result<Report> {
-        let _lock = self.lock("cdnsync sync")?;
+        let _lock = self.lock("cdnsync sync").await?;
         let outbox = self.outbox();
         let owed = outbox.load()?;
         let mut warnings = Vec::new();
         let mut notes = Vec::new();
         let remote = self.fetch_published(&mut notes, &mut warnings).await;
-        // Scan and plan with the last known quota; only when there is something to send is the
-        // API asked for fresh numbers (and the plan redone with them), so a sync that finds
-        // nothing to do needs no network at all.
+        let s = self.scan_off_runtime(opts, remote, progress).await?;
+        // Plan with the last known quota; only when there is something to send is the API asked
+        // for fresh numbers (and the plan redone with them), so a sync that finds nothing to do
+        // needs no network at all.
         let known = self.known_quota();
-        let mut p = self.compute(opts, &owed, &known, progress, remote)?;
+        let mut p = plan_jobs(&self.config, self.clock.as_ref(), opts, &s, &owed, &known);
         let mut fresh = None;
-        if !owed.is_empty() || !p.plan.jobs.is_empty() {
-            // Fresh quota from the API where it has a query; the cache or the docs otherwise.
-            match self.api.quota().await {
+        if !owed.is_empty() || !p.jobs.is_empty() {
+            match self.fresh_quota().await {
                 Ok(q) => fresh = q,
                 Err(f) => warnings.push(format!("could not read the quota ({f}); using the last known values")),
             }
             if let Some(q) = &fresh {
                 state::save_quota(&self.config.state_dir, q)?;
-                p.plan = self.plan_jobs(opts, p.baseline, &p.changes, &p.current.snapshot, &owed, q);
+                p = plan_jobs(&self.config, self.clock.as_ref(), opts, &s, &owed, q);
             }
         }
-        let quota = fresh.clone().unwrap_or(known);
-        warnings.extend(p.warnings.iter().cloned());
-        // Step 7: the jobs first, then the manifest that makes them owed.
-        let mut new_jobs = p.plan.jobs.clone();
+        let quota = fresh.unwrap_or(known);
+        warnings.extend(s.warnings.iter().cloned());
+        // Persist: the jobs first, then the manifest that makes them owed.
+        let mut new_jobs = p.jobs;
         for j in &mut new_jobs {
             j.status = JobStatus::Pending;
         }
@@ -354,27 +201,18 @@ impl<A: CdnApi> Engine<A> {
         crate::failpoint::hit("outbox-written");
         // Nothing changed and nothing needed rehashing (so nothing is racy): the manifest on
         // disk already says all this, and rewriting 100,000 entries would be the run's main cost.
-        // (A file not rehashed keeps its old record; with none added or removed, the two
-        // snapshots are equal.)
-        let unchanged = p.prev_is_local && p.scan.hashed == 0 && p.changes.is_empty();
+        let unchanged = s.prev_is_local && s.scan.hashed == 0 && s.changes.is_empty();
         if !unchanged {
-            manifest::save(&self.config.state_dir, &p.current)?;
+            manifest::save(&self.config.state_dir, &s.current)?;
         }
         crate::failpoint::hit("manifest-written");
-        // Step 8: owed jobs first, then the new ones.
-        let mut to_send: Vec<Job> = Vec::new();
-        let mut held: Vec<Job> = Vec::new();
-        for j in owed {
-            if j.status == JobStatus::Failed && !opts.retry_failed {
-                held.push(j);
-            } else {
-                to_send.push(j);
-            }
-        }
+        // Submit: owed jobs first, then the new ones.
+        let (held, mut to_send): (Vec<Job>, Vec<Job>) = owed.into_iter().partition(|j| j.status == JobStatus::Failed && !opts.retry_failed);
         to_send.extend(new_jobs);
-        let submitter = self.submitter(&outbox, progress, !to_send.is_empty());
-        let done = submitter.run(to_send, fresh.or(Some(quota))).await?;
-        self.record_history(&done)?;
+        let ledger = Ledger::new(&self.config.state_dir);
+        let submitter = self.submitter(&outbox, progress, !to_send.is_empty(), &ledger);
+        let done = submitter.run(to_send, Some(quota)).await?;
+        self.history().record(&done)?;
         let tasks_finished = match opts.wait {
             Some(limit) => {
                 let accepted: Vec<&Job> = done.iter().filter(|j| j.status == JobStatus::Accepted).collect();
@@ -382,14 +220,15 @@ impl<A: CdnApi> Engine<A> {
             }
             None => None,
         };
+        // Report.
         let remaining = outbox.load()?;
         if self.config.manifest_url.is_some() {
-            self.publish_manifest(&p, remaining.is_empty(), &mut notes)?;
+            self.publish_manifest(&s, remaining.is_empty(), &mut notes)?;
         }
-        let mut jobs: Vec<JobReport> = done.iter().map(|j| JobReport::of(j, self.action(j))).collect();
-        jobs.extend(held.iter().map(|j| JobReport::of(j, self.action(j))));
-        notes.extend(p.plan.notes.iter().cloned());
-        if p.baseline {
+        let mut jobs = self.reports(&done);
+        jobs.extend(self.reports(&held));
+        notes.extend(p.notes);
+        if s.baseline {
             notes.push(if opts.baseline {
                 "baseline recorded: the current tree counts as deployed; nothing new was purged".into()
             } else {
@@ -403,18 +242,31 @@ impl<A: CdnApi> Engine<A> {
             ));
         }
         Ok(Report {
-            changes: p.changes,
+            changes: s.changes,
             jobs,
             outbox: OutboxCounts::of(&remaining),
-            scan: p.scan,
-            baseline: p.baseline,
+            scan: s.scan,
+            baseline: s.baseline,
             notes,
             warnings,
-            quota_after: after(&p.plan.quota_before, &p.plan.quota_used),
-            quota_before: p.plan.quota_before,
+            quota_after: quota_after(&p.quota_before, &p.quota_used),
+            quota_before: p.quota_before,
             tasks_finished,
             requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    /// Scan and diff on tokio's blocking pool, relaying the scan's progress to `progress`.
+    async fn scan_off_runtime(&self, opts: &SyncOptions, remote: Option<manifest::Manifest>, progress: &dyn Progress) -> Result<Scanned> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let relay = crate::progress::Relay(tx);
+        let (config, clock, opts2) = (self.config.clone(), self.clock.clone(), opts.clone());
+        let task = tokio::task::spawn_blocking(move || scan_and_diff(&config, clock.as_ref(), &opts2, remote, &relay, &opts2.cancel));
+        // Relay events until the scan's end closes the channel, then take its result.
+        while let Some(ev) = rx.recv().await {
+            ev.replay(progress);
+        }
+        task.await.map_err(|e| Error::runtime("the scan", e))?
     }
 
     /// With `manifest_url` and no local manifest (a fresh CI runner): the published manifest.
@@ -441,12 +293,12 @@ impl<A: CdnApi> Engine<A> {
 
     /// Write the manifest copy the deploy publishes: the new one when nothing is owed, else the
     /// previous one, so a fresh runner purges the owed changes again (see [`remote`]).
-    fn publish_manifest(&self, p: &Planned, nothing_owed: bool, notes: &mut Vec<String>) -> Result<()> {
+    fn publish_manifest(&self, s: &Scanned, nothing_owed: bool, notes: &mut Vec<String>) -> Result<()> {
         let dest = remote::published_path(&self.config.publish_dir);
         if nothing_owed {
-            remote::publish(&self.config.publish_dir, &p.current)?;
+            remote::publish(&self.config.publish_dir, &s.current)?;
             notes.push(format!("wrote {}: publish it with the site", dest.display()));
-        } else if let Some(prev) = &p.previous {
+        } else if let Some(prev) = &s.previous {
             remote::publish(&self.config.publish_dir, prev)?;
             notes
                 .push(format!("jobs are still owed: {} keeps the previous manifest, so the next runner purges them again", dest.display()));
@@ -456,21 +308,23 @@ impl<A: CdnApi> Engine<A> {
         Ok(())
     }
 
-    fn submitter<'s>(&'s self, outbox: &'s Outbox, progress: &'s dyn Progress, any_jobs: bool) -> Submitter<'s, A> {
+    fn submitter<'s>(&'s self, outbox: &'s Outbox, progress: &'s dyn Progress, any_jobs: bool, ledger: &'s Ledger) -> Submitter<'s, A> {
         let l = &self.config.limits;
-        let mut opts = SubmitOptions {
+        let v2 = self.config.provider.api == Api::V2;
+        let opts = SubmitOptions {
             concurrency: l.concurrency,
-            requests_per_second: l.requests_per_second,
+            rate: if v2 {
+                RateRule::PerMinute(crate::model::limits::V2_REQUESTS_PER_MINUTE)
+            } else {
+                RateRule::PerSecond(l.requests_per_second)
+            },
             retry_deadline: l.retry_deadline,
+            fixed_purge_delay: v2.then_some(self.config.provider.v2_prefetch_delay),
             ..SubmitOptions::default()
         };
-        if self.config.provider.api == ApiVersion::V2 {
-            opts.rate = crate::api::v2::rate;
-            opts.fixed_purge_delay = Some(self.config.provider.v2_prefetch_delay);
-        }
         // Only an ambiguous job's lookup needs them; a run with nothing to send skips the read.
         let known_tasks =
-            if any_jobs { self.recent_accepted().into_iter().filter_map(|j| j.task_id).collect() } else { Default::default() };
+            if any_jobs { self.history().recent().into_iter().filter_map(|j| j.task_id).collect() } else { Default::default() };
         Submitter {
             api: &self.api,
             clock: self.clock.clone(),
@@ -480,116 +334,37 @@ impl<A: CdnApi> Engine<A> {
             known_tasks,
             requests: Default::default(),
             limits: self.limits.clone(),
+            ledger: v2.then_some(ledger),
         }
     }
 
-    /// Ad hoc jobs (`purge`, `prefetch`): persisted, then sent like any other.
-    pub async fn submit_adhoc(&self, jobs: Vec<Job>, progress: &dyn Progress) -> Result<Report> {
-        let _lock = self.lock("cdnsync purge/prefetch")?;
+    /// Ad hoc jobs (`purge`, `prefetch`): planned from the arguments, persisted, then sent like
+    /// any other.
+    pub async fn submit_adhoc(&self, req: &adhoc::Request<'_>, progress: &dyn Progress) -> Result<Report> {
+        let mut jobs = adhoc::jobs(&self.config.domains, &self.config.limits, req, self.clock.now_unix())?;
+        let _lock = self.lock("cdnsync purge/prefetch").await?;
         let outbox = self.outbox();
-        let mut jobs = jobs;
         for j in &mut jobs {
             j.status = JobStatus::Pending;
         }
         outbox.put(&jobs)?;
-        let quota = self.api.quota().await.ok().flatten();
-        let submitter = self.submitter(&outbox, progress, true);
+        let quota = self.fresh_quota().await.ok().flatten();
+        let ledger = Ledger::new(&self.config.state_dir);
+        let submitter = self.submitter(&outbox, progress, true, &ledger);
         let done = submitter.run(jobs, quota).await?;
-        self.record_history(&done)?;
+        self.history().record(&done)?;
         let remaining = outbox.load()?;
         Ok(Report {
-            jobs: done.iter().map(|j| JobReport::of(j, self.action(j))).collect(),
+            jobs: self.reports(&done),
             outbox: OutboxCounts::of(&remaining),
             requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
             ..Report::default()
         })
     }
 
-    /// Turn `purge` / `prefetch` arguments (full URLs, or publish-dir paths mapped through the
-    /// domain rules) into jobs.
-    pub fn adhoc_jobs(&self, kind: JobKind, args: &[String], dir: bool, area: Option<Area>) -> Result<Vec<Job>> {
-        let rules = Rules::new(&self.config.domains);
-        // (host, areas, url)
-        let mut items: Vec<(String, Vec<Area>, String)> = Vec::new();
-        for a in args {
-            if a.starts_with("http://") || a.starts_with("https://") {
-                let host = a.split("://").nth(1).and_then(|r| r.split(['/', '?', '#']).next()).unwrap_or("").to_ascii_lowercase();
-                if host.is_empty() {
-                    return Err(Error::Usage(format!("{a}: not a URL with a host")));
-                }
-                let areas =
-                    self.config.domains.iter().find(|d| d.host == host).map(|d| d.areas.clone()).unwrap_or_else(|| vec![Area::Mainland]);
-                let mut url = a.clone();
-                if dir && !url.ends_with('/') {
-                    url.push('/');
-                }
-                items.push((host, areas, url));
-            } else {
-                let path = a.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
-                let mut matched = false;
-                for (d, dom) in self.config.domains.iter().enumerate() {
-                    if dir {
-                        matched = true;
-                        items.push((dom.host.clone(), dom.areas.clone(), rules.dir_url(d, path)));
-                    } else if rules.serves(d, path) {
-                        matched = true;
-                        for it in rules.urls(d, path) {
-                            items.push((dom.host.clone(), dom.areas.clone(), it.url));
-                        }
-                    }
-                }
-                if !matched {
-                    return Err(Error::Usage(format!("{a}: no [[domain]] serves this path (check include/exclude)")));
-                }
-            }
-        }
-        let kind = if dir { JobKind::PurgePaths } else { kind };
-        let now = self.clock.now_unix();
-        let mut jobs = Vec::new();
-        let mut groups: std::collections::BTreeMap<(String, Area), Vec<String>> = Default::default();
-        for (host, areas, url) in items {
-            let areas = match area {
-                Some(a) => vec![a],
-                None => areas,
-            };
-            for a in areas {
-                let g = groups.entry((host.clone(), a)).or_default();
-                if !g.contains(&url) {
-                    g.push(url.clone());
-                }
-            }
-        }
-        let mut seq = 0;
-        for ((host, a), urls) in groups {
-            let size = self.config.limits.batch(kind);
-            for b in plan::batches(urls, size) {
-                seq += 1;
-                jobs.push(Job::planned(kind, a, &host, b, now, seq));
-            }
-        }
-        Ok(jobs)
-    }
-
-    fn history_path(&self) -> std::path::PathBuf {
-        self.config.state_dir.join("history.json")
-    }
-
-    /// Remember accepted jobs (the last [`HISTORY_LEN`]) for `status --tasks` and `sync --wait`.
-    fn record_history(&self, done: &[Job]) -> Result<()> {
-        let accepted: Vec<&Job> = done.iter().filter(|j| j.status == JobStatus::Accepted).collect();
-        if accepted.is_empty() {
-            return Ok(());
-        }
-        let mut h = self.recent_accepted();
-        h.extend(accepted.into_iter().cloned());
-        let skip = h.len().saturating_sub(HISTORY_LEN);
-        let h: Vec<Job> = h.into_iter().skip(skip).collect();
-        state::write_atomic(&self.history_path(), &serde_json::to_vec(&h).expect("jobs serialise"))
-    }
-
-    /// The most recently accepted jobs, oldest first.
+    /// The most recently accepted jobs, oldest first (`state_dir/history.json`).
     pub fn recent_accepted(&self) -> Vec<Job> {
-        std::fs::read(self.history_path()).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+        self.history().recent()
     }
 
     /// `cdnsync status`: tracked files, last deploy, owed jobs. Read-only, needs no lock.
@@ -606,47 +381,92 @@ impl<A: CdnApi> Engine<A> {
             tracked_files: m.as_ref().map(|m| m.snapshot.len()),
             last_deploy_unix,
             outbox: OutboxCounts::of(&owed),
-            jobs: owed.iter().map(|j| JobReport::of(j, self.action(j))).collect(),
+            jobs: self.reports(&owed),
             credentials: None,
             tasks: Vec::new(),
         })
     }
 
-    /// `cdnsync quota`.
+    /// `cdnsync quota`: asks the API (v2: the ledger) and remembers the answer for `plan`.
     pub async fn quota(&self) -> Result<QuotaBook> {
-        match self.api.quota().await {
+        match self.fresh_quota().await {
             Ok(Some(q)) => {
                 state::save_quota(&self.config.state_dir, &q)?;
                 Ok(q)
             }
             Ok(None) => Ok(self.known_quota()),
-            Err(f) => Err(Error::Network(format!("could not read the quota: {f}"))),
+            Err(failure) => Err(Error::Api { action: "DescribePurgeQuota".into(), failure }),
         }
     }
 }
 
-fn after(
-    before: &std::collections::BTreeMap<String, u64>,
-    used: &std::collections::BTreeMap<String, u64>,
-) -> std::collections::BTreeMap<String, u64> {
-    before.iter().map(|(k, v)| (k.clone(), v.saturating_sub(used.get(k).copied().unwrap_or(0)))).collect()
+/// Scan `publish_dir` and diff it with the manifest (local, else `remote`). Blocking.
+fn scan_and_diff(
+    config: &Config,
+    clock: &dyn Clock,
+    opts: &SyncOptions,
+    remote: Option<manifest::Manifest>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Scanned> {
+    // Before any stat: the racy-timestamp rule measures from the start of the scan.
+    let scan_start_ns = clock.now_ms().saturating_mul(1_000_000);
+    // Walk the tree while the manifest loads: the walk is stat calls, the load is parsing.
+    let spec = ScanSpec::of(config);
+    let whole = opts.paths.is_none() || opts.all;
+    let (local, walked) = std::thread::scope(|s| {
+        let walker = whole.then(|| s.spawn(|| scan::walk::walk(&spec)));
+        let local = manifest::load(&config.state_dir);
+        (local, walker.map(|w| w.join().expect("walk thread")))
+    });
+    let local = local?;
+    // A manifest from another machine vouches for hashes, never for this disk's timestamps.
+    let from_remote = local.is_none() && remote.is_some();
+    let prev = local.or(remote);
+    let previous = prev.as_ref().filter(|_| !from_remote).map(|m| PreviousScan { snapshot: &m.snapshot, scan_start_ns: m.scan_start_ns });
+    let (scanned, scan_start_ns) = match (&opts.paths, previous) {
+        // Entries carried over were vouched for by the earlier scan: keep its start time, so
+        // that the racy-timestamp rule still covers them (the rescanned files merely get
+        // rehashed once more by the next whole scan).
+        (Some(paths), Some(previous)) if !opts.all => (scan::scan_paths(&spec, previous, paths, progress, cancel)?, previous.scan_start_ns),
+        _ => {
+            let walked = match walked {
+                Some(w) => w?,
+                None => scan::walk::walk(&spec)?,
+            };
+            (scan::scan_walked(&spec, walked, previous, opts.full, progress, cancel)?, scan_start_ns)
+        }
+    };
+    let stats = ScanStats { files: scanned.snapshot.len(), hashed: scanned.hashed, reused: scanned.reused };
+    let baseline = opts.baseline || (prev.is_none() && !opts.all);
+    let empty = Snapshot::default();
+    let changes = plan::diff::diff(prev.as_ref().map_or(&empty, |m| &m.snapshot), &scanned.snapshot);
+    Ok(Scanned {
+        prev_is_local: prev.is_some() && !from_remote,
+        changes,
+        current: manifest::Manifest { snapshot: scanned.snapshot, scan_start_ns },
+        scan: stats,
+        warnings: scanned.warnings,
+        baseline,
+        previous: prev,
+    })
 }
 
-/// `cdnsync status` output.
-#[derive(Clone, Debug, Serialize)]
-pub struct StatusReport {
-    /// The state folder.
-    pub state_dir: String,
-    /// Files in the manifest (`None` before the first sync).
-    pub tracked_files: Option<usize>,
-    /// When the manifest was last written.
-    pub last_deploy_unix: Option<i64>,
-    /// Owed jobs by status.
-    pub outbox: OutboxCounts,
-    /// The owed jobs.
-    pub jobs: Vec<JobReport>,
-    /// Where the credentials come from (never the secret).
-    pub credentials: Option<String>,
-    /// With `--tasks`: the recent tasks' states.
-    pub tasks: Vec<serde_json::Value>,
+/// The jobs for what the scan found, given the quota (pure).
+fn plan_jobs(config: &Config, clock: &dyn Clock, opts: &SyncOptions, s: &Scanned, owed: &[Job], quota: &QuotaBook) -> plan::Plan {
+    if s.baseline {
+        return plan::Plan::default();
+    }
+    let v2_dedicated = config.provider.api == Api::V2 && config.provider.v2_overseas == V2Overseas::Dedicated;
+    plan::make_plan(&PlanInput {
+        domains: &config.domains,
+        limits: &config.limits,
+        changes: &s.changes,
+        tree: &s.current.snapshot,
+        quota,
+        owed,
+        all: opts.all,
+        overseas_prefetch_batch: v2_dedicated.then_some(crate::model::limits::V2_DEDICATED_OVERSEAS_PREFETCH_BATCH),
+        now_unix: clock.now_unix(),
+    })
 }

@@ -6,6 +6,11 @@
 //! for `MS` milliseconds and goes on (used to hold the lock while another process starts).
 //! Without the feature, [`hit`] compiles to nothing.
 //!
+//! Why not the `fail` crate: these points are set from the environment of a *child process* the
+//! test then kills, and the only actions needed are "announce and hang" and "announce and pause".
+//! That is twenty lines; `fail` brings a registry, a configuration syntax and a global lock for
+//! actions this never uses, and still needs the same environment plumbing.
+//!
 //! The points: `scan` (files walked, none hashed yet), `outbox-written` (new jobs durable, the
 //! manifest not yet replaced), `manifest-written` (before any request), `job-accepted` (after each
 //! accepted job, i.e. between batches).
@@ -26,6 +31,8 @@ pub fn hit(name: &str) {
     let _ = writeln!(err, "cdnsync: failpoint {name}");
     let _ = err.flush();
     drop(err);
+    // Blocking the thread is the point: the process must stand still until the test kills it.
+    #[allow(clippy::disallowed_methods)]
     match pause {
         Some(ms) => std::thread::sleep(std::time::Duration::from_millis(ms)),
         None => loop {

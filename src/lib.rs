@@ -5,58 +5,84 @@
 //! domain rules, and submits purge (and prefetch) jobs to Tencent Cloud CDN per region, within
 //! the API's batch, rate and daily limits — without ever losing a purge it owes.
 //!
-//! ## Module map
-//! The stages are scan → diff → map → plan → persist → submit; each has one home.
-//! - [`config`]: `cdnsync.toml` (parse, validate) and credentials.
-//! - [`scan`]: walk `publish_dir`, BLAKE3 hashes with a stat cache.
-//! - [`plan`]: PURE — diff, URL rules and encoding, collapse to directory purges, batching.
-//! - [`state`]: manifest, outbox, lock (atomic, durable files in `state_dir`).
-//! - [`api`]: Tencent's wire formats and signing (TC3-HMAC-SHA256, legacy HmacSHA1/256), behind
-//!   the [`api::CdnApi`] trait.
-//! - [`submit`]: drains the outbox: rate limits, retries, quota deferral.
-//! - [`engine`]: one plan or sync, start to finish.
-//! - [`clock`]: time behind a seam.
-//! - `fake` (feature `fake`): a local emulator of the API for tests and demos.
+//! This crate is the `cdnsync` command's engine, usable from a site generator or any Rust tool.
+//! Its surface is small on purpose:
 //!
-//! ## Library use
+//! - load a [`Config`] ([`load`] a `cdnsync.toml`, or build one with [`Builder`]);
+//! - make an [`Engine`] ([`connect`] finds credentials the way the command does);
+//! - run [`Engine::sync`] (all of the tree, or just [`SyncOptions::paths`] your build wrote) and
+//!   read the [`Report`]: what changed, each job with its API task, what is still owed, and the
+//!   [exit code](Report::exit_code) the command would give;
+//! - or keep a folder in step with [`watch::run`].
+//!
+//! Everything that talks to Tencent sits behind the [`CdnApi`] trait (failures are [`Failure`]s
+//! with a retry [`Class`]), and all time goes through a [`Clock`], so a test can drive the engine
+//! against its own API double on a [`ManualClock`]. The user-facing contract (commands, config
+//! keys, exit codes, JSON) is in `docs/`; how the code is laid out is in `ARCHITECTURE.md`.
+//!
+//! ## Example
 //! ```no_run
-//! use std::sync::Arc;
 //! # async fn run() -> Result<(), cdnsync::Error> {
-//! let config = cdnsync::config::load(std::path::Path::new("cdnsync.toml"))?;
-//! let engine = cdnsync::connect(config)?; // credentials from the environment
-//! let report = engine.sync(&cdnsync::SyncOptions::default(), &()).await?;
-//! println!("{} jobs, exit code {}", report.jobs.len(), report.exit_code());
-//! # Ok(()) }
+//! let config = cdnsync::Builder::new(".", "public")
+//!     .domain("www.example.com", &[cdnsync::Area::Mainland, cdnsync::Area::Overseas])
+//!     .prefetch("**/index.html")
+//!     .build()?;
+//! let engine = cdnsync::connect(config)?; // credentials from the environment, tccli or SDK files
+//! let opts = cdnsync::SyncOptions { paths: Some(vec!["index.html".into()]), ..Default::default() };
+//! let report = engine.sync(&opts, &()).await?;
+//! for job in &report.jobs {
+//!     println!("{} {} {:?}: {:?}", job.action, job.area, job.status, job.urls);
+//! }
+//! std::process::exit(report.exit_code().into());
+//! # }
 //! ```
 
 #![warn(missing_docs)]
 
+/// A module of the engine's internals: crate-private, but reachable (hidden from the docs) with
+/// the `fake` feature, for the test suite and the benches. Not an API.
+macro_rules! internal_mod {
+    ($name:ident) => {
+        #[cfg(feature = "fake")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "fake"))]
+        pub(crate) mod $name;
+    };
+}
+
 pub mod api;
-/// The command-line front end of the `cdnsync` binary (argument parsing and rendering); not a
-/// library interface.
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod engine;
-pub mod error;
-pub mod failpoint;
+pub mod credentials {
+    //! Where the API keys come from, and the [`Secret`] type that keeps them out of logs.
+    pub use crate::config::credentials::*;
+}
+mod engine;
+mod error;
+pub(crate) mod failpoint;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod model;
-pub mod plan;
-pub mod scan;
-pub mod state;
-pub mod submit;
+internal_mod!(plan);
+pub mod progress;
+pub mod report;
+internal_mod!(scan);
+internal_mod!(state);
+internal_mod!(submit);
 pub mod watch;
 
 use std::sync::Arc;
 
-pub use config::Config;
-pub use engine::{Engine, Report, SyncOptions};
+pub use api::{CdnApi, Class, Failure};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{load, Builder, Config};
+pub use engine::{Engine, SyncOptions};
 pub use error::{Error, Result};
-pub use model::{Area, ChangeSet, Job, JobKind, JobStatus};
+pub use model::{Api, Area, ChangeSet, Job, JobKind, JobStatus};
+pub use plan::adhoc::Request as AdhocRequest;
+pub use progress::{Cancel, Progress};
+pub use report::{JobReport, Report, StatusReport};
 
 /// The API client a config asks for.
 pub enum AnyApi {
@@ -66,7 +92,7 @@ pub enum AnyApi {
     V2(api::v2::V2Client),
 }
 
-impl api::CdnApi for AnyApi {
+impl CdnApi for AnyApi {
     fn action(&self, kind: JobKind, area: Area) -> &'static str {
         match self {
             AnyApi::V3(c) => c.action(kind, area),
@@ -74,28 +100,28 @@ impl api::CdnApi for AnyApi {
         }
     }
 
-    async fn submit(&self, job: &Job) -> Result<api::Accepted, api::Failure> {
+    async fn submit(&self, job: &Job) -> Result<api::Accepted, Failure> {
         match self {
             AnyApi::V3(c) => c.submit(job).await,
             AnyApi::V2(c) => c.submit(job).await,
         }
     }
 
-    async fn quota(&self) -> Result<Option<model::QuotaBook>, api::Failure> {
+    async fn quota(&self) -> Result<Option<model::QuotaBook>, Failure> {
         match self {
             AnyApi::V3(c) => c.quota().await,
             AnyApi::V2(c) => c.quota().await,
         }
     }
 
-    async fn task_state(&self, job: &Job) -> Result<Option<api::TaskState>, api::Failure> {
+    async fn task_state(&self, job: &Job) -> Result<Option<api::TaskState>, Failure> {
         match self {
             AnyApi::V3(c) => c.task_state(job).await,
             AnyApi::V2(c) => c.task_state(job).await,
         }
     }
 
-    async fn find_tasks(&self, job: &Job, since_unix: i64) -> Result<Vec<String>, api::Failure> {
+    async fn find_tasks(&self, job: &Job, since_unix: i64) -> Result<Vec<String>, Failure> {
         match self {
             AnyApi::V3(c) => c.find_tasks(job, since_unix).await,
             AnyApi::V2(c) => c.find_tasks(job, since_unix).await,
@@ -103,24 +129,27 @@ impl api::CdnApi for AnyApi {
     }
 }
 
-/// Build the API client for a config with the given credentials and clock.
-pub fn api_for(cfg: &Config, credentials: config::credentials::Credentials, clock: Arc<dyn clock::Clock>) -> Result<AnyApi> {
-    let transport = api::http::Transport::new(cfg.provider.timeout).map_err(Error::Network)?;
-    let p = &cfg.provider;
-    Ok(match p.api {
-        config::ApiVersion::V3 => {
-            AnyApi::V3(api::v3::V3Client { transport, endpoint: p.endpoint.clone(), credentials, region: p.region.clone(), clock })
-        }
-        config::ApiVersion::V2 => AnyApi::V2(api::v2::V2Client::new(transport, cfg, credentials, clock)),
+/// Build the API client a config asks for, with the given credentials and clock.
+pub fn api_for(cfg: &Config, credentials: credentials::Credentials, clock: Arc<dyn Clock>) -> Result<AnyApi> {
+    let transport = api::http::Transport::new(cfg.provider.timeout).map_err(|e| Error::runtime("the HTTP client", e))?;
+    Ok(match cfg.provider.api {
+        Api::V3 => AnyApi::V3(api::v3::V3Client::new(transport, cfg, credentials, clock)),
+        Api::V2 => AnyApi::V2(api::v2::V2Client::new(transport, cfg, credentials, clock)),
     })
+}
+
+/// The credentials the command would use for `cfg`: from the environment, the config's
+/// `credentials_file`, tccli's or the SDKs' profile (`docs/cli.md`, "Credentials").
+pub fn find_credentials(cfg: &Config) -> Result<credentials::Credentials> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let env = |k: &str| std::env::var(k).ok();
+    credentials::resolve(&credentials::Sources { env: &env, home }, cfg.credentials_file.as_deref())
 }
 
 /// An engine for a config, with credentials from the usual sources and the system clock.
 pub fn connect(cfg: Config) -> Result<Engine<AnyApi>> {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let env = |k: &str| std::env::var(k).ok();
-    let creds = config::credentials::resolve(&config::credentials::Sources { env: &env, home }, cfg.credentials_file.as_deref())?;
-    let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
+    let creds = find_credentials(&cfg)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let api = api_for(&cfg, creds, clock.clone())?;
     Ok(Engine::new(cfg, api, clock))
 }

@@ -1,10 +1,12 @@
-//! The `cdnsync` command: parse the arguments, run the library, exit with its code.
+//! The `cdnsync` command: parse the arguments, run them through the library, exit with its code.
+//! The command line itself (arguments, rendering, `init`) lives in `cli/`, part of the binary only.
+
+mod cli;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cdnsync::cli::Args::parse();
-    ExitCode::from(cdnsync::cli::run(args))
+    ExitCode::from(cli::run(cli::Args::parse()))
 }

@@ -101,7 +101,7 @@ fn killed_during_a_request_is_looked_up_not_resent() {
     let mut waited = 0;
     while !fake.requests().iter().any(|r| r.action == "PurgeUrlsCache") {
         assert!(waited < 600, "the request never reached the fake");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        crate::util::sleep(std::time::Duration::from_millis(50));
         waited += 1;
     }
     run.kill();

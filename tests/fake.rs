@@ -6,19 +6,21 @@ use std::sync::Arc;
 use cdnsync::api::{v3::V3Client, CdnApi, Failure};
 use cdnsync::clock::{Clock, ManualClock, SystemClock};
 use cdnsync::config::credentials::Credentials;
-use cdnsync::config::validate::parse_endpoint;
 use cdnsync::fake::{FakeCdn, FakeConfig};
 use cdnsync::model::{Area, Job, JobKind, JobStatus};
+use cdnsync::AnyApi;
 
 use crate::util::{SECRET_ID, SECRET_KEY};
 
 fn client(fake: &FakeCdn, clock: Arc<dyn Clock>) -> V3Client {
-    V3Client {
-        transport: cdnsync::api::http::Transport::new(std::time::Duration::from_secs(5)).unwrap(),
-        endpoint: parse_endpoint(&fake.url(), "/").unwrap(),
-        credentials: Credentials::new(SECRET_ID, SECRET_KEY, None),
-        region: None,
-        clock,
+    let text = format!(
+        "publish_dir = \"p\"\n[provider]\nendpoint = \"{}\"\ntimeout_secs = 5\n[[domain]]\nhost = \"www.example.com\"\n",
+        fake.url()
+    );
+    let cfg = cdnsync::config::from_str(&text, std::path::Path::new("t.toml"), std::path::Path::new("/")).unwrap();
+    match cdnsync::api_for(&cfg, Credentials::new(SECRET_ID, SECRET_KEY, None), clock).unwrap() {
+        AnyApi::V3(c) => c,
+        AnyApi::V2(_) => unreachable!("api = v3 by default"),
     }
 }
 

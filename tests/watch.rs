@@ -46,7 +46,7 @@ fn wait_for_purges(fake: &FakeCdn, n: usize) {
         if purge_requests(fake).len() >= n {
             return;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        crate::util::sleep(Duration::from_millis(50));
     }
     panic!("expected {n} purge requests, saw {:?}", purge_requests(fake));
 }
@@ -66,14 +66,14 @@ fn a_burst_of_writes_becomes_one_purge_per_area() {
     let w = start(&site, &[]);
     for i in 0..20 {
         site.write(&format!("p/{i}.html"), "v2");
-        std::thread::sleep(Duration::from_millis(10));
+        crate::util::sleep(Duration::from_millis(10));
     }
     let last_write = std::time::Instant::now();
     wait_for_purges(&fake, 2);
     let took = last_write.elapsed();
     assert!(took >= Duration::from_millis(SETTLE - 100), "synced {took:?} after the burst: before the quiet time (settle {SETTLE} ms)");
     assert!(took < Duration::from_millis(SETTLE + 2500), "synced {took:?} after the burst (settle {SETTLE} ms)");
-    std::thread::sleep(Duration::from_millis(2 * SETTLE));
+    crate::util::sleep(Duration::from_millis(2 * SETTLE));
     let purges = purge_requests(&fake);
     assert_eq!(purges.len(), 2, "one request per area for the whole burst: {purges:?}");
     assert!(purges.iter().all(|r| r.size == 20), "{purges:?}");
@@ -92,7 +92,7 @@ fn identical_rewrites_temp_files_and_the_state_dir_send_nothing() {
     site.write("p/.0.html.Xy12Ab", "rsync temp");
     site.write("p/.1.html.swp", "vim swap");
     site.write(".git/objects/ab", "git");
-    std::thread::sleep(Duration::from_millis(SETTLE_MS + 1000));
+    crate::util::sleep(Duration::from_millis(SETTLE_MS + 1000));
     let syncs = |w: &mut Running| w.lines_now().iter().filter(|l| l.contains("synced")).count();
     assert_eq!(syncs(&mut w), 1, "only the start-up sync: {:?}", w.lines_now());
     // A rebuild that rewrites every page with the same bytes: a sync that finds nothing.
@@ -101,7 +101,7 @@ fn identical_rewrites_temp_files_and_the_state_dir_send_nothing() {
     }
     // (One burst normally; a loaded machine may split it, which changes nothing here.)
     w.wait_for_line("touched path(s): 0 added, 0 modified, 0 removed; 0 job(s)");
-    std::thread::sleep(Duration::from_millis(SETTLE_MS + 500));
+    crate::util::sleep(Duration::from_millis(SETTLE_MS + 500));
     assert!(work_requests(&fake).is_empty(), "{:?}", work_requests(&fake));
     // The watcher is still alive and sees a real change.
     site.write("p/3.html", "v2");
@@ -161,7 +161,7 @@ fn trigger_file_holds_the_sync_until_written() {
     let _w = start(&site, &[]);
     site.write("p/0.html", "v2");
     site.write("p/1.html", "v2");
-    std::thread::sleep(Duration::from_millis(SETTLE_MS + 1200));
+    crate::util::sleep(Duration::from_millis(SETTLE_MS + 1200));
     assert!(purge_requests(&fake).is_empty(), "no trigger, no sync");
     site.write(".deployed", "done");
     wait_for_purges(&fake, 2);
@@ -237,7 +237,7 @@ fn an_event_queue_overflow_rescans_the_whole_tree() {
         if site.run(&["--json", "status"]).json()["tracked_files"] == 1501 {
             return;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        crate::util::sleep(Duration::from_millis(100));
     }
     panic!("the new files were not all tracked: {}", site.run(&["--json", "status"]).stdout);
 }

@@ -11,7 +11,35 @@ pub mod v3;
 use std::fmt;
 use std::future::Future;
 
-use crate::model::{Area, Job, JobError, JobKind, QuotaBook};
+use serde_json::Value;
+
+use crate::config::V2Overseas;
+use crate::model::{Api, Area, Job, JobError, JobKind, QuotaBook};
+
+/// The API action that carries a job of `kind` in `area` (pure: reports and rate limits need the
+/// name without a client).
+pub fn action_name(api: Api, v2_overseas: V2Overseas, kind: JobKind, area: Area) -> &'static str {
+    match api {
+        Api::V3 => v3::action(kind),
+        Api::V2 => v2::action(kind, area, v2_overseas),
+    }
+}
+
+/// The JSON document of an answer. A body that is not JSON is, with HTTP 200, a [`Failure::Decode`]
+/// (the request may have been taken), otherwise a [`Failure::Http`].
+pub(crate) fn json_answer(status: u16, body: &[u8]) -> Result<Value, Failure> {
+    serde_json::from_slice(body).map_err(|e| unexpected(status, body, &e.to_string()))
+}
+
+/// An answer without the envelope expected (`what` says which part is missing): ambiguous with
+/// HTTP 200, an HTTP failure otherwise.
+pub(crate) fn unexpected(status: u16, body: &[u8], what: &str) -> Failure {
+    if status == 200 {
+        Failure::Decode { message: what.to_string() }
+    } else {
+        Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() }
+    }
+}
 
 /// What the submitter should do about a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +113,8 @@ impl fmt::Display for Failure {
         }
     }
 }
+
+impl std::error::Error for Failure {}
 
 /// Classify an API 3.0 error code.
 pub fn classify_v3(code: &str) -> Class {

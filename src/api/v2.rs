@@ -1,32 +1,21 @@
 //! The legacy API (`cdn.api.qcloud.com/v2/index.php`): FlushOrPushOverall, RefreshCdnOverSeaUrl
 //! and CdnOverseaPushser, signed with HmacSHA1 or HmacSHA256, sent as GET or POST.
 //!
-//! v2 has no quota query, so this client keeps a ledger of what it sent per quota day
-//! (`state_dir/ledger.json`, resetting at 00:00 UTC+8) and answers [`CdnApi::quota`] from it.
-//! It has no task query either: a request that timed out after sending is sent again (which may
+//! v2 has no quota query ([`CdnApi::quota`] answers `None`; the engine keeps a ledger of what was
+//! accepted, `state::ledger`). It has no task query either: a request that timed out after sending is sent again (which may
 //! spend quota twice), and prefetches wait a fixed delay after their purges.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::http::{Request, Transport};
 use super::sign::v2 as sign;
 use super::{Accepted, ApiError, CdnApi, Failure, TaskState};
-use crate::clock::{quota_day, Clock};
+use crate::clock::Clock;
 use crate::config::credentials::Credentials;
 use crate::config::{Config, Endpoint, HttpMethod, SignatureMethod, V2Overseas};
-use crate::model::{Area, Job, JobKind, QuotaBook, QuotaEntry};
-use crate::submit::ratelimit::RateLimit;
-
-/// Rate limiter for v2 actions: FlushOrPushOverall allows 100 calls a minute; the other actions
-/// document no rate, so they are held to the same.
-pub fn rate(_action: &'static str, _rps: u32) -> RateLimit {
-    RateLimit::per_minute(100)
-}
+use crate::model::{Area, Job, JobKind, QuotaBook};
 
 /// The action that carries a job.
 pub fn action(kind: JobKind, area: Area, overseas: V2Overseas) -> &'static str {
@@ -57,68 +46,16 @@ pub fn job_params(job: &Job, overseas: V2Overseas) -> Vec<(String, String)> {
     p
 }
 
-/// Documented daily totals and per-call sizes of the legacy API.
-pub fn documented_quota(overseas: V2Overseas) -> QuotaBook {
-    let mut b = QuotaBook::default();
-    for area in Area::ALL {
-        b.set(JobKind::PurgeUrls, area, QuotaEntry { batch: 1000, total: 10_000, available: 10_000 });
-        b.set(JobKind::PurgePaths, area, QuotaEntry { batch: 500, total: 100, available: 100 });
-        b.set(JobKind::PrefetchUrls, area, QuotaEntry { batch: 1000, total: 1000, available: 1000 });
-    }
-    if overseas == V2Overseas::Dedicated {
-        b.set(JobKind::PrefetchUrls, Area::Overseas, QuotaEntry { batch: 20, total: 1000, available: 1000 });
-    }
-    b
-}
-
-/// What was sent on one quota day.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ledger {
-    /// Days since the epoch in UTC+8.
-    pub day: i64,
-    /// URLs or paths accepted today, keyed like [`QuotaBook`].
-    pub used: BTreeMap<String, u64>,
-}
-
-impl Ledger {
-    /// The ledger as of `now`: yesterday's counts are dropped.
-    pub fn current(mut self, now_unix: i64) -> Ledger {
-        let today = quota_day(now_unix);
-        if self.day != today {
-            self = Ledger { day: today, used: BTreeMap::new() };
-        }
-        self
-    }
-
-    /// Documented quotas less today's use.
-    pub fn quota(&self, overseas: V2Overseas, now_unix: i64) -> QuotaBook {
-        let mut b = documented_quota(overseas);
-        for (k, e) in b.entries.iter_mut() {
-            e.available = e.total.saturating_sub(self.used.get(k).copied().unwrap_or(0));
-        }
-        b.read_unix = Some(now_unix);
-        b
-    }
-}
-
 /// The `code` / `codeDesc` of a v2 answer as an error, or the answer's `data` on success.
 pub fn parse_response(status: u16, body: &[u8]) -> Result<Value, Failure> {
-    let v: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) if status == 200 => return Err(Failure::Decode { message: e.to_string() }),
-        Err(_) => return Err(Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() }),
-    };
+    let v = super::json_answer(status, body)?;
     let code = v.get("code").map(|c| match c {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     });
     let Some(code) = code else {
-        return Err(if status == 200 {
-            Failure::Decode { message: "no code field".into() }
-        } else {
-            Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() }
-        });
+        return Err(super::unexpected(status, body, "no code field"));
     };
     if code != "0" {
         let code_desc = v.get("codeDesc").map(|c| match c {
@@ -130,7 +67,7 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<Value, Failure> {
         return Err(Failure::Api(ApiError { code, message, request_id: None, code_desc }));
     }
     if status != 200 {
-        return Err(Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() });
+        return Err(super::unexpected(status, body, ""));
     }
     Ok(v.get("data").cloned().unwrap_or(Value::Null))
 }
@@ -138,23 +75,21 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<Value, Failure> {
 /// A legacy API client.
 pub struct V2Client {
     /// HTTP client.
-    pub transport: Transport,
+    transport: Transport,
     /// Where requests go (`cdn.api.qcloud.com` unless overridden).
-    pub endpoint: Endpoint,
+    endpoint: Endpoint,
     /// Signing credentials.
-    pub credentials: Credentials,
+    credentials: Credentials,
     /// Optional `Region` parameter.
-    pub region: Option<String>,
+    region: Option<String>,
     /// HmacSHA1 or HmacSHA256.
-    pub signature_method: SignatureMethod,
+    signature_method: SignatureMethod,
     /// GET (parameters in the query) or POST (form body).
-    pub http_method: HttpMethod,
+    http_method: HttpMethod,
     /// Overseas purges through FlushOrPushOverall or the dedicated overseas actions.
-    pub overseas: V2Overseas,
-    /// Timestamps, rate limits and the quota ledger's day.
-    pub clock: Arc<dyn Clock>,
-    ledger_path: PathBuf,
-    ledger: Mutex<()>,
+    overseas: V2Overseas,
+    /// Timestamps.
+    clock: Arc<dyn Clock>,
 }
 
 impl V2Client {
@@ -170,8 +105,6 @@ impl V2Client {
             http_method: p.http_method,
             overseas: p.v2_overseas,
             clock,
-            ledger_path: cfg.state_dir.join("ledger.json"),
-            ledger: Mutex::new(()),
         }
     }
 
@@ -212,23 +145,6 @@ impl V2Client {
         let (status, body) = self.transport.send(req).await?;
         parse_response(status, &body)
     }
-
-    fn load_ledger(&self) -> Ledger {
-        let l: Ledger = std::fs::read(&self.ledger_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        l.current(self.clock.now_unix())
-    }
-
-    fn record(&self, job: &Job) {
-        let _g = self.ledger.lock().expect("ledger");
-        let mut l = self.load_ledger();
-        *l.used.entry(QuotaBook::key(job.kind, job.area)).or_default() += job.cost();
-        if let Some(dir) = self.ledger_path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if let Err(e) = crate::state::write_atomic(&self.ledger_path, &serde_json::to_vec_pretty(&l).expect("ledger serialises")) {
-            tracing::warn!("could not update the v2 quota ledger: {e}");
-        }
-    }
 }
 
 impl CdnApi for V2Client {
@@ -245,13 +161,11 @@ impl CdnApi for V2Client {
             }),
             _ => None,
         };
-        self.record(job);
         Ok(Accepted { task_id })
     }
 
     async fn quota(&self) -> Result<Option<QuotaBook>, Failure> {
-        let _g = self.ledger.lock().expect("ledger");
-        Ok(Some(self.load_ledger().quota(self.overseas, self.clock.now_unix())))
+        Ok(None)
     }
 
     async fn task_state(&self, _job: &Job) -> Result<Option<TaskState>, Failure> {
@@ -291,15 +205,5 @@ mod tests {
         let e = parse_response(200, br#"{"code":4400,"message":"too often","codeDesc":4400}"#).unwrap_err();
         assert_eq!(e.class(), super::super::Class::Throttled);
         assert!(matches!(parse_response(200, b"oops"), Err(Failure::Decode { .. })));
-    }
-
-    #[test]
-    fn ledger_resets_at_cst_midnight() {
-        let before = 1_704_124_799; // 2024-01-01 23:59:59 CST
-        let mut l = Ledger::default().current(before);
-        l.used.insert("purge_urls/mainland".into(), 9_999);
-        assert_eq!(l.quota(V2Overseas::Overall, before).get(JobKind::PurgeUrls, Area::Mainland).unwrap().available, 1);
-        let l = l.current(before + 1);
-        assert_eq!(l.quota(V2Overseas::Overall, before + 1).get(JobKind::PurgeUrls, Area::Mainland).unwrap().available, 10_000);
     }
 }

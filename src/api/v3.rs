@@ -10,7 +10,7 @@ use super::sign::tc3;
 use super::{Accepted, ApiError, CdnApi, Failure, TaskState};
 use crate::clock::{self, Clock};
 use crate::config::credentials::Credentials;
-use crate::config::Endpoint;
+use crate::config::{Config, Endpoint};
 use crate::model::{Area, Job, JobKind, QuotaBook, QuotaEntry};
 
 /// `X-TC-Version` of the CDN API.
@@ -41,17 +41,9 @@ pub fn job_body(job: &Job) -> Value {
 
 /// Unwrap `{"Response": {...}}`: the inner object, or the API's error.
 pub fn parse_envelope(status: u16, body: &[u8]) -> Result<Value, Failure> {
-    let v: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) if status == 200 => return Err(Failure::Decode { message: e.to_string() }),
-        Err(_) => return Err(Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() }),
-    };
+    let v = super::json_answer(status, body)?;
     let Some(resp) = v.get("Response").cloned() else {
-        return Err(if status == 200 {
-            Failure::Decode { message: "no Response object".into() }
-        } else {
-            Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() }
-        });
+        return Err(super::unexpected(status, body, "no Response object"));
     };
     let request_id = resp.get("RequestId").and_then(Value::as_str).map(str::to_string);
     if let Some(err) = resp.get("Error") {
@@ -63,7 +55,7 @@ pub fn parse_envelope(status: u16, body: &[u8]) -> Result<Value, Failure> {
         }));
     }
     if status != 200 {
-        return Err(Failure::Http { status, body: String::from_utf8_lossy(body).into_owned() });
+        return Err(super::unexpected(status, body, ""));
     }
     Ok(resp)
 }
@@ -79,19 +71,24 @@ pub fn parse_quota(book: &mut QuotaBook, kind: JobKind, list: Option<&Value>) {
 
 /// An API 3.0 client.
 pub struct V3Client {
-    /// HTTP client.
-    pub transport: Transport,
+    transport: Transport,
     /// Where requests go (`cdn.tencentcloudapi.com` unless overridden).
-    pub endpoint: Endpoint,
+    endpoint: Endpoint,
     /// Signing credentials (and session token).
-    pub credentials: Credentials,
+    credentials: Credentials,
     /// Optional `X-TC-Region`.
-    pub region: Option<String>,
+    region: Option<String>,
     /// Timestamps and dates for signing.
-    pub clock: Arc<dyn Clock>,
+    clock: Arc<dyn Clock>,
 }
 
 impl V3Client {
+    /// A client for `cfg`'s provider settings.
+    pub fn new(transport: Transport, cfg: &Config, credentials: Credentials, clock: Arc<dyn Clock>) -> Self {
+        let p = &cfg.provider;
+        V3Client { transport, endpoint: p.endpoint.clone(), credentials, region: p.region.clone(), clock }
+    }
+
     /// Sign and send one action; returns the `Response` object.
     pub async fn call(&self, action: &str, body: &Value) -> Result<Value, Failure> {
         let payload = serde_json::to_vec(body).expect("JSON serialises");

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::render::Output;
-use crate::error::{Error, Result};
+use cdnsync::{Error, Result};
 
 /// The commented template: every key of SPEC §2.
 pub const TEMPLATE: &str = include_str!("../../cdnsync.toml.example");
@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn template_is_a_valid_config() {
-        let c = crate::config::from_str(TEMPLATE, Path::new("cdnsync.toml.example"), Path::new("/site")).unwrap();
+        let c = cdnsync::config::from_str(TEMPLATE, Path::new("cdnsync.toml.example"), Path::new("/site")).unwrap();
         assert_eq!(c.publish_dir, Path::new("/site/public"));
     }
 

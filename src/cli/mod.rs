@@ -1,7 +1,7 @@
 //! The command line (SPEC §1): clap arguments -> library calls -> exit code.
 
 mod init;
-pub mod render;
+mod render;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::config::credentials::{self, Credentials, Sources};
-use crate::error::{Error, Result};
-use crate::model::{Area, JobKind};
-use crate::{clock, config, Engine, SyncOptions};
+use cdnsync::credentials::Credentials;
+use cdnsync::model::{Area, JobKind};
+use cdnsync::{clock, config, AdhocRequest, AnyApi, Engine, Error, Result, SyncOptions};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -170,13 +169,8 @@ fn config_path(args: &Args) -> PathBuf {
     args.config.clone().unwrap_or_else(|| PathBuf::from("cdnsync.toml"))
 }
 
-fn credential_sources() -> (impl Fn(&str) -> Option<String>, Option<PathBuf>) {
-    (|k: &str| std::env::var(k).ok(), std::env::var_os("HOME").map(PathBuf::from))
-}
-
 fn resolve_credentials(cfg: &config::Config) -> Result<Credentials> {
-    let (env, home) = credential_sources();
-    credentials::resolve(&Sources { env: &env, home }, cfg.credentials_file.as_deref())
+    cdnsync::find_credentials(cfg)
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -184,7 +178,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let err = |e: std::io::Error| Error::Usage(format!("cannot listen for signals: {e}"));
+        let err = |e: std::io::Error| Error::runtime("the signal handlers", e);
         let mut term = signal(SignalKind::terminate()).map_err(err)?;
         let mut int = signal(SignalKind::interrupt()).map_err(err)?;
         Ok(async move {
@@ -203,11 +197,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Network(format!("cannot start the async runtime: {e}")))
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| Error::runtime("the async runtime", e))
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -225,9 +215,9 @@ pub fn run(args: Args) -> u8 {
     }
 }
 
-fn engine(args: &Args, cfg: config::Config, creds: Credentials) -> Result<Engine<crate::AnyApi>> {
+fn engine(args: &Args, cfg: config::Config, creds: Credentials) -> Result<Engine<AnyApi>> {
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
-    let api = crate::api_for(&cfg, creds, clock.clone())?;
+    let api = cdnsync::api_for(&cfg, creds, clock.clone())?;
     let mut e = Engine::new(cfg, api, clock);
     e.lock_timeout = Duration::from_secs(args.lock_timeout);
     Ok(e)
@@ -259,7 +249,7 @@ fn run_inner(args: &Args) -> Result<u8> {
                 baseline: *baseline,
                 retry_failed: *retry_failed,
                 wait: wait.map(Duration::from_secs),
-                paths: None,
+                ..SyncOptions::default()
             };
             let progress = render::Bars::new(!args.json && !args.quiet);
             let report = runtime()?.block_on(e.sync(&opts, &progress))?;
@@ -271,11 +261,11 @@ fn run_inner(args: &Args) -> Result<u8> {
             let cfg = config::load(&config_path(args))?;
             let creds = resolve_credentials(&cfg)?;
             let e = engine(args, cfg, creds)?;
-            let opts = crate::watch::WatchOptions { poll: poll.map(Duration::from_millis), ..Default::default() };
+            let opts = cdnsync::watch::WatchOptions { poll: poll.map(Duration::from_millis), ..Default::default() };
             let rt = runtime()?;
             let summary = rt.block_on(async {
                 let shutdown = shutdown_signal()?;
-                crate::watch::run(&e, &opts, &(), shutdown).await
+                cdnsync::watch::run(&e, &opts, &(), shutdown).await
             })?;
             out.watch_summary(&summary);
             Ok(0)
@@ -319,9 +309,9 @@ fn adhoc(args: &Args, out: &render::Output, kind: JobKind, targets: &[String], d
     let cfg = config::load(&config_path(args))?;
     let creds = resolve_credentials(&cfg)?;
     let e = engine(args, cfg, creds)?;
-    let jobs = e.adhoc_jobs(kind, targets, dir, area.map(Area::from))?;
+    let req = AdhocRequest { kind, targets, dir, area: area.map(Area::from), any_host: false };
     let progress = render::Bars::new(!args.json && !args.quiet);
-    let report = runtime()?.block_on(e.submit_adhoc(jobs, &progress))?;
+    let report = runtime()?.block_on(e.submit_adhoc(&req, &progress))?;
     progress.finish();
     out.report(if kind == JobKind::PrefetchUrls { "prefetch" } else { "purge" }, &report);
     Ok(report.exit_code())

@@ -4,11 +4,11 @@ use std::io::IsTerminal;
 
 use serde_json::json;
 
-use crate::api::{CdnApi, TaskState};
-use crate::engine::{Engine, Report, StatusReport};
-use crate::error::Error;
-use crate::model::{Job, JobKind, QuotaBook};
-use crate::submit::Progress;
+use cdnsync::api::{CdnApi, TaskState};
+use cdnsync::model::{Job, JobKind, JobStatus, QuotaBook};
+use cdnsync::Error;
+use cdnsync::Progress;
+use cdnsync::{Engine, Report, StatusReport};
 
 /// How to print.
 pub struct Output {
@@ -35,7 +35,7 @@ impl Output {
             print_json(&serde_json::to_value(r).expect("report serialises"));
         }
         if self.quiet {
-            for j in r.jobs.iter().filter(|j| j.status == "failed") {
+            for j in r.jobs.iter().filter(|j| j.status == JobStatus::Failed) {
                 eprintln!(
                     "failed: {} {} {}: {}",
                     j.action,
@@ -116,7 +116,7 @@ impl Output {
             None => s += "tracked files: none yet (no sync has run)\n",
         }
         if let Some(t) = st.last_deploy_unix {
-            s += &format!("last deploy: {} UTC+8\n", crate::clock::datetime(t, crate::clock::CST_OFFSET_SECS));
+            s += &format!("last deploy: {} UTC+8\n", cdnsync::clock::datetime(t, cdnsync::clock::CST_OFFSET_SECS));
         }
         if let Some(c) = &st.credentials {
             s += &format!("credentials: {c}\n");
@@ -137,7 +137,7 @@ impl Output {
     }
 
     /// When the watcher stops.
-    pub fn watch_summary(&self, s: &crate::watch::WatchSummary) {
+    pub fn watch_summary(&self, s: &cdnsync::watch::WatchSummary) {
         if self.json {
             print_json(&json!({"syncs": s.syncs, "failed_syncs": s.failed_syncs, "owed": s.owed_at_exit}));
         } else if !self.quiet {
@@ -245,7 +245,7 @@ pub fn summary_line(r: &Report) -> String {
     use std::collections::BTreeMap;
     // (verb, area, unit) -> URLs; verbs sorted so that "purged" comes before "prefetched".
     let mut per: BTreeMap<(std::cmp::Reverse<&str>, &str, &str), usize> = BTreeMap::new();
-    for j in r.jobs.iter().filter(|j| j.status == "accepted") {
+    for j in r.jobs.iter().filter(|j| j.status == JobStatus::Accepted) {
         let verb = if j.kind == JobKind::PrefetchUrls { "prefetched" } else { "purged" };
         let unit = if j.kind == JobKind::PurgePaths { "dir(s)" } else { "URL(s)" };
         *per.entry((std::cmp::Reverse(verb), j.area.as_str(), unit)).or_default() += j.urls.len();

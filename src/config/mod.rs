@@ -11,8 +11,9 @@ pub mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use crate::model::Api;
 pub use builder::Builder;
-pub use validate::{ApiVersion, Collapse, Config, Domain, Endpoint, HttpMethod, Limits, Provider, SignatureMethod, V2Overseas, Watch};
+pub use validate::{Collapse, Config, Domain, Endpoint, HttpMethod, Limits, Provider, SignatureMethod, V2Overseas, Watch};
 
 /// One problem in a config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,6 +122,14 @@ pub fn check_fs(cfg: &Config) -> Result<(), ConfigErrors> {
     }
 }
 
+/// A config for unit tests: `publish_dir = "p"` under `/`, one `[[domain]]` `www.example.com`
+/// accelerated in both areas, and `extra` appended (keys of that domain, then any sections).
+#[cfg(test)]
+pub(crate) fn test_config(extra: &str) -> Config {
+    let text = format!("publish_dir = \"p\"\n[[domain]]\nhost = \"www.example.com\"\nareas = [\"mainland\", \"overseas\"]\n{extra}");
+    from_str(&text, Path::new("test.toml"), Path::new("/")).unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,7 +151,7 @@ areas = ["mainland", "overseas"]
         let c = parse(GOOD).unwrap();
         assert_eq!(c.publish_dir, Path::new("/site/public"));
         assert_eq!(c.state_dir, Path::new("/site/.cdnsync"));
-        assert_eq!(c.provider.api, ApiVersion::V3);
+        assert_eq!(c.provider.api, Api::V3);
         assert_eq!(c.provider.endpoint.url(), "https://cdn.tencentcloudapi.com/");
         let d = &c.domains[0];
         assert_eq!((d.scheme.as_str(), d.base_path.as_str()), ("https", "/"));

@@ -10,16 +10,8 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::raw::{RawConfig, RawDomain, S};
 use super::{ConfigError, ConfigErrors};
-use crate::model::{Area, JobKind};
-
-/// Which generation of Tencent's API to speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApiVersion {
-    /// API 3.0: `cdn.tencentcloudapi.com`, TC3-HMAC-SHA256.
-    V3,
-    /// Legacy `cdn.api.qcloud.com/v2/index.php`.
-    V2,
-}
+use crate::model::limits;
+use crate::model::{Api, Area, JobKind};
 
 /// Signature algorithm of the legacy API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +91,7 @@ impl Endpoint {
 #[derive(Clone, Debug)]
 pub struct Provider {
     /// API generation.
-    pub api: ApiVersion,
+    pub api: Api,
     /// Where requests go.
     pub endpoint: Endpoint,
     /// True when `endpoint` was set in the config.
@@ -156,14 +148,8 @@ pub struct Watch {
     pub trigger_file: Option<String>,
 }
 
-/// Documented per-request maxima (API 3.0). The config may lower them, never raise them.
-pub const MAX_PURGE_URLS_BATCH: u64 = 1000;
-/// PurgePathCache's documented batch limit.
-pub const MAX_PURGE_PATHS_BATCH: u64 = 500;
-/// PushUrlsCache's documented batch limit.
-pub const MAX_PREFETCH_BATCH: u64 = 500;
-/// The API's documented per-action rate limit.
-pub const MAX_REQUESTS_PER_SECOND: u32 = 20;
+/// The ceiling of `[limits] requests_per_second`: the documented per-action rate.
+pub const MAX_REQUESTS_PER_SECOND: u32 = limits::V3_REQUESTS_PER_SECOND;
 
 /// `[limits]`.
 #[derive(Clone, Debug)]
@@ -201,9 +187,9 @@ impl Default for Limits {
             collapse: Collapse::Auto,
             concurrency: 4,
             requests_per_second: MAX_REQUESTS_PER_SECOND,
-            purge_urls_batch: MAX_PURGE_URLS_BATCH,
-            purge_paths_batch: MAX_PURGE_PATHS_BATCH,
-            prefetch_batch: MAX_PREFETCH_BATCH,
+            purge_urls_batch: limits::max_batch(JobKind::PurgeUrls),
+            purge_paths_batch: limits::max_batch(JobKind::PurgePaths),
+            prefetch_batch: limits::max_batch(JobKind::PrefetchUrls),
             retry_deadline: Duration::from_secs(300),
         }
     }
@@ -421,7 +407,7 @@ pub fn validate(raw: RawConfig, text: &str, file: &Path, base_dir: &Path) -> Res
 }
 
 fn provider(v: &mut V, raw: Option<&super::raw::RawProvider>) -> Provider {
-    let mut api = ApiVersion::V3;
+    let mut api = Api::V3;
     let mut signature_method = SignatureMethod::HmacSha1;
     let mut http_method = HttpMethod::Post;
     let mut v2_overseas = V2Overseas::Overall;
@@ -432,8 +418,8 @@ fn provider(v: &mut V, raw: Option<&super::raw::RawProvider>) -> Provider {
     if let Some(p) = raw {
         if let Some(a) = &p.api {
             api = match v.one_of(a, "provider.api", &["v3", "v2"]) {
-                Some("v2") => ApiVersion::V2,
-                _ => ApiVersion::V3,
+                Some("v2") => Api::V2,
+                _ => Api::V3,
             };
         }
         if let Some(s) = &p.signature_method {
@@ -474,8 +460,8 @@ fn provider(v: &mut V, raw: Option<&super::raw::RawProvider>) -> Provider {
         endpoint_raw = p.endpoint.as_ref();
     }
     let default_path = match api {
-        ApiVersion::V3 => "/",
-        ApiVersion::V2 => "/v2/index.php",
+        Api::V3 => "/",
+        Api::V2 => "/v2/index.php",
     };
     let endpoint = match endpoint_raw {
         Some(e) => match parse_endpoint(e.get_ref(), default_path) {
@@ -501,10 +487,10 @@ fn provider(v: &mut V, raw: Option<&super::raw::RawProvider>) -> Provider {
 }
 
 /// The real API's address for each generation.
-pub fn default_endpoint(api: ApiVersion) -> Endpoint {
+pub fn default_endpoint(api: Api) -> Endpoint {
     match api {
-        ApiVersion::V3 => Endpoint { scheme: "https".into(), host: "cdn.tencentcloudapi.com".into(), path: "/".into() },
-        ApiVersion::V2 => Endpoint { scheme: "https".into(), host: "cdn.api.qcloud.com".into(), path: "/v2/index.php".into() },
+        Api::V3 => Endpoint { scheme: "https".into(), host: "cdn.tencentcloudapi.com".into(), path: "/".into() },
+        Api::V2 => Endpoint { scheme: "https".into(), host: "cdn.api.qcloud.com".into(), path: "/v2/index.php".into() },
     }
 }
 
@@ -716,9 +702,9 @@ fn limits(v: &mut V, raw: Option<&super::raw::RawLimits>) -> Limits {
             }
         }
     };
-    batch(v, &r.purge_urls_batch, "limits.purge_urls_batch", MAX_PURGE_URLS_BATCH, &mut l.purge_urls_batch);
-    batch(v, &r.purge_paths_batch, "limits.purge_paths_batch", MAX_PURGE_PATHS_BATCH, &mut l.purge_paths_batch);
-    batch(v, &r.prefetch_batch, "limits.prefetch_batch", MAX_PREFETCH_BATCH, &mut l.prefetch_batch);
+    batch(v, &r.purge_urls_batch, "limits.purge_urls_batch", limits::max_batch(JobKind::PurgeUrls), &mut l.purge_urls_batch);
+    batch(v, &r.purge_paths_batch, "limits.purge_paths_batch", limits::max_batch(JobKind::PurgePaths), &mut l.purge_paths_batch);
+    batch(v, &r.prefetch_batch, "limits.prefetch_batch", limits::max_batch(JobKind::PrefetchUrls), &mut l.prefetch_batch);
     if let Some(s) = &r.retry_deadline_secs {
         if let Some(n) = v.int_in(s, "limits.retry_deadline_secs", 1, 86_400, "") {
             l.retry_deadline = Duration::from_secs(n as u64);

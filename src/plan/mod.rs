@@ -4,6 +4,7 @@
 //! directory purges where that saves quota, and [`make_plan`] cuts everything into jobs no larger
 //! than the API takes in one request.
 
+pub mod adhoc;
 pub mod collapse;
 pub mod diff;
 pub mod rules;
@@ -230,13 +231,9 @@ mod tests {
     use super::*;
     use crate::config;
     use crate::model::{ContentHash, FileMeta};
-    use std::path::Path;
 
     fn cfg(extra: &str) -> config::Config {
-        let text = format!(
-            "publish_dir = \"p\"\n[[domain]]\nhost = \"www.example.com\"\nareas = [\"mainland\", \"overseas\"]\nprefetch = [\"**/index.html\"]\n{extra}"
-        );
-        config::from_str(&text, Path::new("t.toml"), Path::new("/")).unwrap()
+        config::test_config(&format!("prefetch = [\"**/index.html\"]\n{extra}"))
     }
 
     fn tree(paths: &[&str]) -> Snapshot {
@@ -333,9 +330,7 @@ mod tests {
 
     #[test]
     fn a_directory_alias_reached_from_two_index_files_is_purged_and_prefetched_once() {
-        let text = "publish_dir = \"p\"\n[[domain]]\nhost = \"www.example.com\"\nareas = [\"mainland\", \"overseas\"]\n\
-                    prefetch = [\"**/index.*\"]\nindex_files = [\"index.html\", \"index.htm\"]\nindex_aliases = [\"slash\", \"bare\"]\n";
-        let c = config::from_str(text, Path::new("t.toml"), Path::new("/")).unwrap();
+        let c = config::test_config("prefetch = [\"**/index.*\"]\nindex_files = [\"index.html\", \"index.htm\"]\nindex_aliases = [\"slash\", \"bare\"]\n");
         let t = tree(&["docs/index.htm", "docs/index.html"]);
         let changes = ChangeSet { modified: vec!["docs/index.htm".into(), "docs/index.html".into()], ..Default::default() };
         let p = make_plan(&input(&c, &changes, &t, &QuotaBook::documented_v3(), &[]));

@@ -99,11 +99,9 @@ impl<'a> Rules<'a> {
 mod tests {
     use super::*;
     use crate::config;
-    use std::path::Path;
 
     fn domains(extra: &str) -> Vec<Domain> {
-        let text = format!("publish_dir = \"p\"\n[[domain]]\nhost = \"www.example.com\"\n{extra}");
-        config::from_str(&text, Path::new("t.toml"), Path::new("/")).unwrap().domains
+        config::test_config(extra).domains
     }
 
     fn urls(extra: &str, path: &str) -> Vec<String> {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::model::{ContentHash, FileMeta};
+use crate::progress::Cancel;
 
 /// Files modified this close before the previous scan started are rehashed: filesystems with
 /// coarse timestamps (1 s on ext3/HFS+, 2 s on FAT) cannot tell two writes in one tick apart.
@@ -17,11 +18,15 @@ pub fn can_reuse(old: &FileMeta, size: u64, mtime_ns: i64, prev_scan_start_ns: i
     old.size == size && old.mtime_ns == mtime_ns && mtime_ns < prev_scan_start_ns.saturating_sub(RACY_MARGIN_NS)
 }
 
-/// Hash one file, reading through `buf`.
-pub fn hash_file(path: &Path, buf: &mut [u8]) -> std::io::Result<ContentHash> {
+/// Hash one file, reading through `buf`; gives up (with an `Interrupted` error) when `cancel` is
+/// set, checking between chunks so that even a huge file stops at once.
+pub fn hash_file(path: &Path, buf: &mut [u8], cancel: &Cancel) -> std::io::Result<ContentHash> {
     let mut f = std::fs::File::open(path)?;
     let mut h = blake3::Hasher::new();
     loop {
+        if cancel.is_cancelled() {
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled"));
+        }
         let n = match f.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -33,8 +38,9 @@ pub fn hash_file(path: &Path, buf: &mut [u8]) -> std::io::Result<ContentHash> {
     Ok(ContentHash(*h.finalize().as_bytes()))
 }
 
-/// Hash many files on all cores; results are in input order.
-pub fn hash_files(paths: &[&Path], on_done: &(dyn Fn() + Sync)) -> Vec<std::io::Result<ContentHash>> {
+/// Hash many files on all cores; results are in input order. With `cancel` set, the remaining
+/// files are not read (their results are errors; the caller checks `cancel`).
+pub fn hash_files(paths: &[&Path], on_done: &(dyn Fn() + Sync), cancel: &Cancel) -> Vec<std::io::Result<ContentHash>> {
     if paths.is_empty() {
         // Nothing to read (a no-change scan): start no thread.
         return Vec::new();
@@ -51,7 +57,7 @@ pub fn hash_files(paths: &[&Path], on_done: &(dyn Fn() + Sync)) -> Vec<std::io::
                     if i >= paths.len() {
                         break;
                     }
-                    let r = hash_file(paths[i], &mut buf);
+                    let r = hash_file(paths[i], &mut buf, cancel);
                     *results[i].lock().expect("hash slot") = Some(r);
                     on_done();
                 }
@@ -96,11 +102,15 @@ mod tests {
             paths.push(p);
         }
         let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
-        let got = hash_files(&refs, &|| {});
+        let got = hash_files(&refs, &|| {}, &Cancel::default());
         for (i, r) in got.into_iter().enumerate() {
             assert_eq!(r.unwrap(), ContentHash::of(&vec![i as u8; i * 1000]));
         }
-        let missing = hash_files(&[dir.path().join("nope").as_path()], &|| {});
+        let missing = hash_files(&[dir.path().join("nope").as_path()], &|| {}, &Cancel::default());
         assert_eq!(missing[0].as_ref().unwrap_err().kind(), std::io::ErrorKind::NotFound);
+        let stop = Cancel::default();
+        stop.cancel();
+        let stopped = hash_files(&refs, &|| {}, &stop);
+        assert!(stopped.iter().all(|r| r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::Interrupted)), "nothing read once cancelled");
     }
 }

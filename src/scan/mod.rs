@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use globset::GlobSet;
 
-use crate::error::Result;
+use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::model::{ContentHash, FileMeta, Snapshot};
-use crate::submit::Progress;
+use crate::progress::{Cancel, Progress};
 
 /// What to scan and what to leave out.
 #[derive(Clone, Debug)]
@@ -23,6 +24,11 @@ pub struct ScanSpec {
 }
 
 impl ScanSpec {
+    /// What a scan of `config`'s `publish_dir` covers.
+    pub fn of(config: &Config) -> Self {
+        ScanSpec { root: config.publish_dir.clone(), exclude: config.exclude.clone(), exclude_dirs: config.exclude_dirs.clone() }
+    }
+
     /// Is `rel` (relative, `/`-separated) inside a directory that is never entered?
     pub fn in_excluded_dir(&self, rel: &str) -> bool {
         rel.match_indices('/').any(|(i, _)| self.exclude_dirs.is_match(&rel[..i]))
@@ -31,6 +37,14 @@ impl ScanSpec {
     /// Would a scan leave `rel` out, be it a file or a directory?
     pub fn ignores(&self, rel: &str) -> bool {
         self.exclude.is_match(rel) || self.exclude_dirs.is_match(rel) || self.in_excluded_dir(rel)
+    }
+}
+
+#[cfg(test)]
+impl ScanSpec {
+    /// The default excludes, scanning `root`.
+    pub(crate) fn for_tests(root: &Path) -> Self {
+        ScanSpec { root: root.to_path_buf(), ..ScanSpec::of(&crate::config::test_config("")) }
     }
 }
 
@@ -58,32 +72,37 @@ pub struct ScanOutcome {
 }
 
 /// Walk `spec.root` and build a snapshot, rehashing only what changed since `prev`
-/// (everything when `full` or without a previous scan).
+/// (everything when `full` or without a previous scan). For tests and benches: a sync uses
+/// [`scan_walked`] and [`scan_paths`].
+#[cfg(any(test, feature = "fake"))]
 pub fn scan(spec: &ScanSpec, prev: Option<PreviousScan<'_>>, full: bool) -> Result<ScanOutcome> {
-    scan_with(spec, prev, full, &())
-}
-
-/// [`scan`], reporting hashing progress.
-pub fn scan_with(spec: &ScanSpec, prev: Option<PreviousScan<'_>>, full: bool, progress: &dyn Progress) -> Result<ScanOutcome> {
     let walked = walk::walk(spec)?;
-    scan_walked(spec, walked, prev, full, progress)
+    scan_walked(spec, walked, prev, full, &(), &Cancel::default())
 }
 
-/// The second half of [`scan`], for a walk done already (e.g. while the manifest was loading).
+/// The second half of [`scan`], for a walk done already (e.g. while the manifest was loading),
+/// reporting hashing progress; stops early with [`Error::Cancelled`] when `cancel` is set.
 pub fn scan_walked(
     spec: &ScanSpec,
     walked: walk::Walked,
     prev: Option<PreviousScan<'_>>,
     full: bool,
     progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Result<ScanOutcome> {
-    build(spec, walked, prev, full, Snapshot::default(), progress)
+    build(spec, walked, prev, full, Snapshot::default(), progress, cancel)
 }
 
 /// Rescan only `paths` (relative to the root: files or directories, touched since `prev`, e.g.
 /// by watch mode's events); every other entry of `prev` is carried over untouched. A path that
 /// is gone drops its entry and everything under it.
-pub fn scan_paths(spec: &ScanSpec, prev: PreviousScan<'_>, paths: &[String], progress: &dyn Progress) -> Result<ScanOutcome> {
+pub fn scan_paths(
+    spec: &ScanSpec,
+    prev: PreviousScan<'_>,
+    paths: &[String],
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<ScanOutcome> {
     let walked = walk::walk_paths(spec, paths)?;
     let touched: Vec<&str> = paths.iter().map(|p| p.trim_matches('/')).collect();
     let base = if touched.contains(&"") {
@@ -93,7 +112,7 @@ pub fn scan_paths(spec: &ScanSpec, prev: PreviousScan<'_>, paths: &[String], pro
         base.remove_trees(&touched);
         base
     };
-    build(spec, walked, Some(prev), false, base, progress)
+    build(spec, walked, Some(prev), false, base, progress, cancel)
 }
 
 fn build(
@@ -103,6 +122,7 @@ fn build(
     full: bool,
     base: Snapshot,
     progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Result<ScanOutcome> {
     let mut out = ScanOutcome { warnings: walked.warnings, ..Default::default() };
     let mut files = walked.files;
@@ -137,8 +157,15 @@ fn build(
     }
     out.reused = found.len() - to_hash.len();
     crate::failpoint::hit("scan");
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
     progress.hashing(to_hash.len());
-    let results = hash::hash_files(to_hash.iter().map(|(_, p)| p.as_path()).collect::<Vec<&Path>>().as_slice(), &|| progress.hashed());
+    let paths: Vec<&Path> = to_hash.iter().map(|(_, p)| p.as_path()).collect();
+    let results = hash::hash_files(&paths, &|| progress.hashed(), cancel);
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
     // Entries that turned out not to belong in the snapshot (deleted while we scanned), by
     // index, ascending (as `to_hash`).
     let mut gone: Vec<usize> = Vec::new();
@@ -200,10 +227,6 @@ fn build(
 mod tests {
     use super::*;
 
-    fn spec(root: &Path) -> ScanSpec {
-        let c = crate::config::from_str("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\n", Path::new("t"), root).unwrap();
-        ScanSpec { root: root.to_path_buf(), exclude: c.exclude, exclude_dirs: c.exclude_dirs }
-    }
 
     fn write(root: &Path, rel: &str, body: &str) {
         let p = root.join(rel);
@@ -218,7 +241,7 @@ mod tests {
         for rel in ["a.html", "keep/b.html", "keep/c.html", "gone/d.html", "gone/sub/e.html"] {
             write(root, rel, rel);
         }
-        let spec = spec(root);
+        let spec = ScanSpec::for_tests(root);
         let first = scan(&spec, None, false).unwrap();
         let prev = PreviousScan { snapshot: &first.snapshot, scan_start_ns: 0 };
 
@@ -228,7 +251,7 @@ mod tests {
         std::fs::remove_dir_all(root.join("gone")).unwrap();
         write(root, ".git/objects/x", "never tracked");
         let touched: Vec<String> = ["a.html", "new", "gone", ".git/objects/x", "no/such/file"].map(String::from).to_vec();
-        let partial = scan_paths(&spec, prev, &touched, &()).unwrap();
+        let partial = scan_paths(&spec, prev, &touched, &(), &Cancel::default()).unwrap();
         let whole = scan(&spec, None, false).unwrap();
         assert_eq!(partial.snapshot, whole.snapshot);
         assert_eq!(partial.hashed, 2, "only a.html and new/f.html were read");
@@ -248,7 +271,7 @@ mod tests {
             files: vec![found("b/c.html"), found("a0.html"), found("a.html"), found("b.html"), found("a.html")],
             warnings: vec![],
         };
-        let s = scan_walked(&spec(tmp.path()), walked, None, false, &()).unwrap();
+        let s = scan_walked(&ScanSpec::for_tests(tmp.path()), walked, None, false, &(), &Cancel::default()).unwrap();
         assert_eq!(s.snapshot.paths().collect::<Vec<_>>(), ["a.html", "b.html", "b/c.html"]);
         assert_eq!(s.snapshot.get("b/c.html").map(|m| m.hash), Some(ContentHash::of(b"b/c.html")));
     }
@@ -257,11 +280,11 @@ mod tests {
     fn touched_root_rescans_everything() {
         let tmp = tempfile::tempdir().unwrap();
         write(tmp.path(), "a.html", "1");
-        let spec = spec(tmp.path());
+        let spec = ScanSpec::for_tests(tmp.path());
         let first = scan(&spec, None, false).unwrap();
         std::fs::remove_file(tmp.path().join("a.html")).unwrap();
         write(tmp.path(), "b.html", "2");
-        let partial = scan_paths(&spec, PreviousScan { snapshot: &first.snapshot, scan_start_ns: 0 }, &[String::new()], &()).unwrap();
+        let partial = scan_paths(&spec, PreviousScan { snapshot: &first.snapshot, scan_start_ns: 0 }, &[String::new()], &(), &Cancel::default()).unwrap();
         assert_eq!(partial.snapshot.paths().collect::<Vec<_>>(), ["b.html"]);
     }
 }

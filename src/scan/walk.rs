@@ -340,10 +340,6 @@ fn list_dir(
 mod tests {
     use super::*;
 
-    fn spec(root: &std::path::Path) -> ScanSpec {
-        let c = crate::config::from_str("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\n", std::path::Path::new("t"), root).unwrap();
-        ScanSpec { root: root.to_path_buf(), exclude: c.exclude, exclude_dirs: c.exclude_dirs }
-    }
 
     #[test]
     fn lists_the_tree_in_path_order_without_a_global_sort() {
@@ -387,13 +383,13 @@ mod tests {
         let mut expected: Vec<String> = rels.iter().map(|r| r.to_string()).collect();
         expected.extend((0..60).flat_map(|d| (0..3).map(move |f| format!("m/{d}/{f}.html"))));
         expected.sort();
-        let w = walk(&spec(tmp.path())).unwrap();
+        let w = walk(&ScanSpec::for_tests(tmp.path())).unwrap();
         let got: Vec<&str> = w.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(got, expected);
         assert_eq!(w.files.iter().find(|f| f.rel == "b/a/x.y/z").map(|f| f.size), Some(1), "sizes come from stat");
 
         // Only some paths: still in order, each file once.
-        let some = walk_paths(&spec(tmp.path()), &["c".into(), "a0".into(), "c/d".into(), "b/a".into(), "gone".into()]).unwrap();
+        let some = walk_paths(&ScanSpec::for_tests(tmp.path()), &["c".into(), "a0".into(), "c/d".into(), "b/a".into(), "gone".into()]).unwrap();
         let got: Vec<&str> = some.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(got, ["a0", "b/a/-", "b/a/x", "b/a/x.y/z", "c/d.html", "c/d/e.html", "c/d/e/f/g.html", "c/d/e0"]);
     }
@@ -411,7 +407,7 @@ mod tests {
         std::os::unix::fs::symlink("..", release.join("docs/again")).unwrap();
         let current = tmp.path().join("current");
         std::os::unix::fs::symlink(&release, &current).unwrap();
-        let w = walk(&spec(&current)).unwrap();
+        let w = walk(&ScanSpec::for_tests(&current)).unwrap();
         let rels: Vec<&str> = w.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(rels, vec!["docs/a.html", "index.html"]);
         assert!(w.warnings.iter().any(|x| x.contains("symlink loop")), "{:?}", w.warnings);

@@ -1,7 +1,7 @@
 //! The manifest: the tree as last deployed, with the stat cache that lets the next scan skip
 //! unchanged files.
 //!
-//! Format 2 (binary, compact: ~80 bytes a file, loads without parsing numbers or hex; all
+//! The format (binary, compact: ~80 bytes a file, loads without parsing numbers or hex; all
 //! integers little-endian), checksummed so that truncation and corruption are detected rather
 //! than read as "files removed":
 //!
@@ -11,23 +11,12 @@
 //! "end"  blake3 of every byte before "end": [u8; 32]
 //! ```
 //!
-//! Format 1 (text, written by earlier versions) is still read:
-//!
-//! ```text
-//! cdnsync-manifest 1 scan_start_ns=<i64>
-//! <blake3 hex> <size> <mtime ns> <path, with \\ \n \r escaped>
-//! ...
-//! end <file count> <blake3 hex of every byte above this line>
-//! ```
-
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::model::{ContentHash, FileMeta, Snapshot};
 
-const HEADER: &str = "cdnsync-manifest 1";
-const MAGIC2: &[u8] = b"cdnsync-manifest 2\n";
+const MAGIC: &[u8] = b"cdnsync-manifest 2\n";
 
 /// A deployed tree and when its scan started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,40 +32,11 @@ pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join("manifest")
 }
 
-fn escape(p: &str, out: &mut String) {
-    for c in p.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn unescape(s: &str) -> Option<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c == '\\' {
-            match it.next()? {
-                '\\' => out.push('\\'),
-                'n' => out.push('\n'),
-                'r' => out.push('\r'),
-                _ => return None,
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Some(out)
-}
-
-/// Serialise a manifest (format 2).
+/// Serialise a manifest.
 pub fn encode(m: &Manifest) -> Vec<u8> {
     let files = &m.snapshot;
     let mut out = Vec::with_capacity(64 + files.paths().map(|p| p.len() + 52).sum::<usize>());
-    out.extend_from_slice(MAGIC2);
+    out.extend_from_slice(MAGIC);
     out.extend_from_slice(&m.scan_start_ns.to_le_bytes());
     out.extend_from_slice(&(files.len() as u64).to_le_bytes());
     for (p, f) in files {
@@ -92,32 +52,13 @@ pub fn encode(m: &Manifest) -> Vec<u8> {
     out
 }
 
-/// Serialise in format 1 (text), as earlier versions wrote it.
-pub fn encode_text(m: &Manifest) -> Vec<u8> {
-    let mut s = String::with_capacity(64 + m.snapshot.len() * 100);
-    let _ = writeln!(s, "{HEADER} scan_start_ns={}", m.scan_start_ns);
-    for (p, f) in &m.snapshot {
-        let _ = write!(s, "{} {} {} ", f.hash.to_hex(), f.size, f.mtime_ns);
-        escape(p, &mut s);
-        s.push('\n');
-    }
-    let sum = blake3::hash(s.as_bytes()).to_hex();
-    let _ = writeln!(s, "end {} {}", m.snapshot.len(), sum);
-    s.into_bytes()
-}
-
 fn damaged(name: &Path, why: String) -> Error {
-    Error::State(format!(
-        "{}: manifest is damaged ({why}); cdnsync will not guess what was deployed. \
-         Move it aside and run `cdnsync sync --all` (purge everything once) or `cdnsync sync --baseline` \
-         (record the current tree, purge nothing)",
-        name.display()
-    ))
+    Error::ManifestDamaged { path: name.to_path_buf(), reason: why }
 }
 
 fn decode_binary(bytes: &[u8], name: &Path) -> Result<Manifest> {
     let bad = |why: &str| damaged(name, why.to_string());
-    if bytes.len() < MAGIC2.len() + 16 + 35 {
+    if bytes.len() < MAGIC.len() + 16 + 35 {
         return Err(bad("truncated"));
     }
     let (body, trailer) = bytes.split_at(bytes.len() - 35);
@@ -127,7 +68,7 @@ fn decode_binary(bytes: &[u8], name: &Path) -> Result<Manifest> {
     if blake3::hash(body).as_bytes() != &trailer[3..] {
         return Err(bad("checksum mismatch"));
     }
-    let mut at = MAGIC2.len();
+    let mut at = MAGIC.len();
     let mut take = |n: usize| -> Result<&[u8]> {
         let s = body.get(at..at + n).ok_or_else(|| bad("entry runs past the end"))?;
         at += n;
@@ -158,51 +99,10 @@ fn decode_binary(bytes: &[u8], name: &Path) -> Result<Manifest> {
 
 /// Parse a manifest; `name` is used in errors.
 pub fn decode(bytes: &[u8], name: &Path) -> Result<Manifest> {
-    if bytes.starts_with(MAGIC2) {
-        return decode_binary(bytes, name);
+    if !bytes.starts_with(MAGIC) {
+        return Err(damaged(name, "not a cdnsync manifest (unknown header)".into()));
     }
-    let bad = |why: String| damaged(name, why);
-    let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
-    let body_end = text.trim_end_matches('\n').rfind('\n').map(|i| i + 1).ok_or_else(|| bad("truncated".into()))?;
-    let (body, trailer) = text.split_at(body_end);
-    let mut tr = trailer.trim_end().split(' ');
-    if tr.next() != Some("end") {
-        return Err(bad("no end line: truncated".into()));
-    }
-    let count: usize = tr.next().and_then(|c| c.parse().ok()).ok_or_else(|| bad("bad end line".into()))?;
-    let sum = tr.next().ok_or_else(|| bad("bad end line".into()))?;
-    if blake3::hash(body.as_bytes()).to_hex().as_str() != sum {
-        return Err(bad("checksum mismatch".into()));
-    }
-    let mut lines = body.lines();
-    let header = lines.next().ok_or_else(|| bad("empty".into()))?;
-    let scan_start_ns = header
-        .strip_prefix(HEADER)
-        .and_then(|r| r.trim().strip_prefix("scan_start_ns="))
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| bad(format!("unknown header {header:?}")))?;
-    let mut snapshot = Snapshot::with_capacity(count, body.len().saturating_sub(count * 90));
-    for (i, line) in lines.enumerate() {
-        let lineno = i + 2;
-        let mut parts = line.splitn(4, ' ');
-        let (Some(h), Some(size), Some(mtime), Some(p)) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(bad(format!("line {lineno} malformed")));
-        };
-        let meta = FileMeta {
-            hash: ContentHash::from_hex(h).ok_or_else(|| bad(format!("line {lineno}: bad hash")))?,
-            size: size.parse().map_err(|_| bad(format!("line {lineno}: bad size")))?,
-            mtime_ns: mtime.parse().map_err(|_| bad(format!("line {lineno}: bad mtime")))?,
-        };
-        let p = if p.contains('\\') { unescape(p).ok_or_else(|| bad(format!("line {lineno}: bad escape")))? } else { p.to_string() };
-        // Written from a sorted map: sorted, no duplicates. Anything else was not written by us.
-        if !snapshot.push(&p, meta) {
-            return Err(bad(format!("line {lineno}: out of order")));
-        }
-    }
-    if snapshot.len() != count {
-        return Err(bad(format!("{} entries, end line says {count}", snapshot.len())));
-    }
-    Ok(Manifest { snapshot, scan_start_ns })
+    decode_binary(bytes, name)
 }
 
 /// Load the manifest of a state directory; `Ok(None)` when there is none yet (first sync).
@@ -239,24 +139,21 @@ mod tests {
         assert_eq!(decode(&encode(&m), Path::new("m")).unwrap(), m);
         let empty = Manifest::default();
         assert_eq!(decode(&encode(&empty), Path::new("m")).unwrap(), empty);
-        // Manifests written by earlier versions (text) still load.
-        assert_eq!(decode(&encode_text(&m), Path::new("m")).unwrap(), m);
-        assert_eq!(decode(&encode_text(&empty), Path::new("m")).unwrap(), empty);
-        assert!(encode(&m).len() < encode_text(&m).len(), "format 2 is the compact one");
+        let err = decode(b"cdnsync-manifest 1 scan_start_ns=0\nend 0 x\n", Path::new("m")).unwrap_err().to_string();
+        assert!(err.contains("unknown header"), "{err}");
     }
 
     #[test]
     fn damage_is_detected_not_reset() {
-        for bytes in [encode(&sample()), encode_text(&sample())] {
-            for cut in [0, 10, bytes.len() / 2, bytes.len() - 5] {
-                let err = decode(&bytes[..cut], Path::new("state/manifest")).unwrap_err().to_string();
-                assert!(err.contains("state/manifest") && err.contains("sync --all"), "cut {cut}: {err}");
-            }
-            for at in [25, 60, bytes.len() - 40, bytes.len() - 2] {
-                let mut flipped = bytes.clone();
-                flipped[at] ^= 1;
-                assert!(decode(&flipped, Path::new("m")).is_err(), "flipped byte {at}");
-            }
+        let bytes = encode(&sample());
+        for cut in [0, 10, bytes.len() / 2, bytes.len() - 5] {
+            let err = decode(&bytes[..cut], Path::new("state/manifest")).unwrap_err().to_string();
+            assert!(err.contains("state/manifest") && err.contains("sync --all"), "cut {cut}: {err}");
+        }
+        for at in [25, 60, bytes.len() - 40, bytes.len() - 2] {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 1;
+            assert!(decode(&flipped, Path::new("m")).is_err(), "flipped byte {at}");
         }
     }
 
@@ -274,7 +171,7 @@ mod tests {
             e.extend_from_slice(&[0u8; 48]);
             e
         };
-        let head = &body[..MAGIC2.len() + 16];
+        let head = &body[..MAGIC.len() + 16];
         let mut swapped = head.to_vec();
         swapped.extend(entry("b"));
         swapped.extend(entry("a"));

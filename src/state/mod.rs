@@ -1,8 +1,11 @@
 //! Everything cdnsync keeps between runs, inside `state_dir`: the manifest (what was deployed),
-//! the outbox (what is owed to the API), the lock, and caches (last known quota, v2 ledger).
+//! the outbox (what is owed to the API), the lock, the history of accepted jobs, and caches
+//! (last known quota, the v2 quota ledger).
 //!
 //! Every write is atomic and durable: temp file, fsync, rename, fsync of the directory.
 
+pub mod history;
+pub mod ledger;
 pub mod lock;
 pub mod manifest;
 pub mod outbox;

@@ -23,6 +23,7 @@ impl Outbox {
     }
 
     /// The outbox folder.
+    #[cfg(test)]
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -46,13 +47,7 @@ impl Outbox {
                 continue; // temp files of an interrupted write: the rename never happened
             }
             let bytes = fs::read(&p).map_err(|e| Error::io(&p, e))?;
-            let job: Job = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::State(format!(
-                    "{}: outbox entry is damaged ({e}); it holds purges still owed, so cdnsync stops rather than \
-                     drop them. Inspect it; to recover, move it aside and run `cdnsync sync --all`",
-                    p.display()
-                ))
-            })?;
+            let job: Job = serde_json::from_slice(&bytes).map_err(|e| Error::OutboxDamaged { path: p.clone(), source: Box::new(e) })?;
             jobs.push(job);
         }
         jobs.sort_by(|a, b| (a.created_unix, &a.id).cmp(&(b.created_unix, &b.id)));

@@ -42,7 +42,7 @@ pub async fn fetch(url: &str, timeout: Duration, now_unix: i64) -> Fetched {
     // The API's HTTP client (rustls, timeouts, user agent, errors that never echo the URL).
     let transport = match Transport::new(timeout) {
         Ok(t) => t,
-        Err(e) => return Fetched::Unusable(e),
+        Err(e) => return Fetched::Unusable(e.to_string()),
     };
     let sep = if url.contains('?') { '&' } else { '?' };
     let req = Request {

@@ -13,6 +13,8 @@ use crate::api::{CdnApi, Class, Failure, TaskState};
 use crate::clock::{next_quota_reset, Clock};
 use crate::error::Result;
 use crate::model::{new_job_id, Job, JobError, JobStatus, QuotaBook};
+use crate::progress::Progress;
+use crate::state::ledger::Ledger;
 use crate::state::outbox::Outbox;
 use ratelimit::{RateLimit, Ticket};
 
@@ -21,10 +23,8 @@ use ratelimit::{RateLimit, Ticket};
 pub struct SubmitOptions {
     /// Requests in flight at once.
     pub concurrency: usize,
-    /// Builds the rate limiter of an action (API 3.0: 20/s; v2 FlushOrPushOverall: 100/min).
-    pub rate: fn(&'static str, u32) -> RateLimit,
-    /// Requests a second per action (at most the API's 20).
-    pub requests_per_second: u32,
+    /// The rate limit of each action (API 3.0: 20/s, or less as configured; v2: 100/min).
+    pub rate: RateRule,
     /// Stop retrying transient failures this long after the run started; the job stays owed.
     pub retry_deadline: Duration,
     /// How long to wait for purges to finish before prefetching the same URLs (API 3.0 polls).
@@ -33,17 +33,29 @@ pub struct SubmitOptions {
     pub fixed_purge_delay: Option<Duration>,
 }
 
-/// The default per-action limiter: `rps` requests a second (API 3.0's limit is per action).
-pub fn rate_v3(_action: &'static str, rps: u32) -> RateLimit {
-    RateLimit::per_second(rps)
+/// How many requests an action may make (each action is limited on its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateRule {
+    /// At most this many a second.
+    PerSecond(u32),
+    /// At most this many a minute.
+    PerMinute(u32),
+}
+
+impl RateRule {
+    fn limiter(self) -> RateLimit {
+        match self {
+            RateRule::PerSecond(n) => RateLimit::per_second(n),
+            RateRule::PerMinute(n) => RateLimit::per_minute(n),
+        }
+    }
 }
 
 impl Default for SubmitOptions {
     fn default() -> Self {
         SubmitOptions {
             concurrency: 4,
-            rate: rate_v3,
-            requests_per_second: 20,
+            rate: RateRule::PerSecond(crate::model::limits::V3_REQUESTS_PER_SECOND),
             retry_deadline: Duration::from_secs(300),
             purge_wait: Duration::from_secs(300),
             fixed_purge_delay: None,
@@ -51,20 +63,6 @@ impl Default for SubmitOptions {
     }
 }
 
-/// Observes progress (progress bars, logs). Every method has a do-nothing default; `()` is the
-/// silent observer.
-pub trait Progress: Send + Sync {
-    /// The scan is about to read and hash `files` files.
-    fn hashing(&self, _files: usize) {}
-    /// One more file hashed (called from the hashing threads).
-    fn hashed(&self) {}
-    /// `jobs` jobs are about to be sent.
-    fn submitting(&self, _jobs: usize) {}
-    /// A job has its outcome for this run (accepted, deferred, failed or still pending).
-    fn job_done(&self, _job: &Job) {}
-}
-
-impl Progress for () {}
 
 struct Shared {
     queue: VecDeque<Job>,
@@ -97,6 +95,8 @@ pub struct Submitter<'a, A: CdnApi> {
     /// The rate limit of each action, shared by every run of one engine (so that watch mode's
     /// syncs and ad hoc purges in one process count each other's requests).
     pub limits: RateLimits,
+    /// Where accepted jobs are counted when the API has no quota query (legacy v2).
+    pub ledger: Option<&'a Ledger>,
 }
 
 /// Rate limits by action (see [`ratelimit`]).
@@ -171,7 +171,7 @@ impl<A: CdnApi> Submitter<'_, A> {
         }
         let until = self.clock.now_ms() + limit.as_millis() as i64;
         let mut pending: Vec<&Job> = jobs.iter().copied().filter(|j| j.task_id.is_some()).collect();
-        let mut delay = Duration::from_millis(500);
+        let mut polls = 0;
         loop {
             let mut still = Vec::new();
             for j in pending {
@@ -187,8 +187,8 @@ impl<A: CdnApi> Submitter<'_, A> {
             if self.clock.now_ms() >= until {
                 return false;
             }
-            self.clock.sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
+            polls += 1;
+            self.clock.sleep(retry::TASK_POLL.delay(polls, None)).await;
         }
     }
 
@@ -231,9 +231,8 @@ impl<A: CdnApi> Submitter<'_, A> {
         loop {
             let wait = {
                 let mut limits = self.limits.lock().expect("rate limits");
-                let rps = self.opts.requests_per_second;
                 let rate = self.opts.rate;
-                let b = limits.entry(action).or_insert_with(|| rate(action, rps));
+                let b = limits.entry(action).or_insert_with(|| rate.limiter());
                 b.try_take(self.clock.now_ms())
             };
             match wait {
@@ -433,6 +432,12 @@ impl<A: CdnApi> Submitter<'_, A> {
         job.error = None;
         job.maybe_sent_unix = None;
         self.outbox.remove(&job.id)?;
+        if let Some(l) = self.ledger {
+            // Only an estimate of today's use: a failed write must not fail an accepted job.
+            if let Err(e) = l.record(job, self.clock.now_unix()) {
+                tracing::warn!("could not update the v2 quota ledger: {e}");
+            }
+        }
         crate::failpoint::hit("job-accepted");
         let mut st = shared.lock().expect("submit state");
         if let Some(t) = &job.task_id {
@@ -445,32 +450,5 @@ impl<A: CdnApi> Submitter<'_, A> {
             }
         }
         Ok(())
-    }
-}
-
-/// Counts of owed jobs by status.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct OutboxCounts {
-    /// Waiting to be (re)sent.
-    pub pending: usize,
-    /// Held until the daily quota resets.
-    pub deferred: usize,
-    /// Refused for good; resent by `sync --retry-failed`.
-    pub failed: usize,
-}
-
-impl OutboxCounts {
-    /// Count `jobs` by status.
-    pub fn of(jobs: &[Job]) -> Self {
-        let mut c = OutboxCounts::default();
-        for j in jobs {
-            match j.status {
-                JobStatus::Deferred => c.deferred += 1,
-                JobStatus::Failed => c.failed += 1,
-                JobStatus::Pending | JobStatus::Planned => c.pending += 1,
-                JobStatus::Accepted => {}
-            }
-        }
-        c
     }
 }

@@ -26,19 +26,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::CdnApi;
-use crate::engine::{Engine, Report, SyncOptions};
+use crate::engine::{Engine, SyncOptions};
 use crate::error::{Error, Result};
 use crate::model::JobStatus;
-use crate::submit::Progress;
+use crate::progress::Progress;
+use crate::report::Report;
+use crate::submit::retry::Backoff;
 use settle::{Burst, Settler, Touch};
 
 /// How many watcher messages may wait; past that the queue overflows into a whole rescan, so
 /// memory does not grow with the number of events.
 pub const QUEUE: usize = 1024;
-/// First retry delay for owed jobs that failed transiently; doubles up to [`OWED_RETRY_CAP`].
-pub const OWED_RETRY: Duration = Duration::from_secs(30);
-/// Longest wait between retries of owed jobs.
-pub const OWED_RETRY_CAP: Duration = Duration::from_secs(900);
+/// Retries of owed jobs that failed transiently: after 30 s, doubling to 15 min.
+pub const OWED_BACKOFF: Backoff = Backoff { base: Duration::from_secs(30), cap: Duration::from_secs(900) };
 
 /// How the watcher runs.
 #[derive(Clone, Debug)]
@@ -128,12 +128,14 @@ fn make_watcher(tx: tokio::sync::mpsc::Sender<Msg>, overflow: Arc<AtomicBool>) -
             overflow.store(true, Ordering::SeqCst);
         }
     };
-    Ok(Box::new(notify::recommended_watcher(handler).map_err(|e| Error::Usage(format!("cannot start the file watcher: {e}")))?))
+    Ok(Box::new(
+        notify::recommended_watcher(handler).map_err(|source| Error::Watch { context: "cannot start the file watcher".into(), source })?,
+    ))
 }
 
 fn watch_error(path: &Path, e: notify::Error) -> Error {
     let hint = if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) { INOTIFY_HINT } else { "" };
-    Error::Usage(format!("cannot watch {}: {e}{hint}", path.display()))
+    Error::Watch { context: format!("cannot watch {}{hint}", path.display()), source: e }
 }
 
 /// What to do when the inotify watch limit is hit.
@@ -263,6 +265,7 @@ pub async fn run<A: CdnApi>(
             let now = clock.now_ms();
             match res {
                 Some(Ok(r)) => log_report(&burst, &r),
+                Some(Err(Error::Cancelled)) => tracing::info!("the scan was stopped; it starts again on the next start"),
                 Some(Err(e)) => {
                     summary.failed_syncs += 1;
                     let wait = owed.fail_delay();
@@ -295,7 +298,8 @@ pub async fn run<A: CdnApi>(
             }
             msg = rx.recv(), if watching.is_some() => {
                 let (Some(msg), Some(w)) = (msg, watching.as_mut()) else {
-                    return Err(Error::Usage("the file watcher stopped".into()));
+                    let source = notify::Error::generic("its event channel closed");
+                    return Err(Error::Watch { context: "the file watcher stopped".into(), source });
                 };
                 let now = clock.now_ms();
                 handle(msg, engine, &ignore, w, &mut settler, now);
@@ -340,6 +344,9 @@ async fn sync_with_grace<A: CdnApi>(
     tokio::select! {
         r = &mut sync => (Some(r), false),
         _ = shutdown.as_mut() => {
+            // A scan still running stops at once (nothing is written or sent before it ends);
+            // a sync already submitting is given the grace period.
+            opts.cancel.cancel();
             tracing::info!("stopping: letting the running sync finish (at most {} s)", grace.as_secs());
             tokio::select! {
                 r = &mut sync => (Some(r), true),
@@ -351,7 +358,7 @@ async fn sync_with_grace<A: CdnApi>(
 
 fn log_report(burst: &Burst, r: &Report) {
     let c = &r.changes;
-    let accepted = r.jobs.iter().filter(|j| j.status == "accepted");
+    let accepted = r.jobs.iter().filter(|j| j.status == JobStatus::Accepted);
     let urls: usize = accepted.clone().map(|j| j.urls.len()).sum();
     let why = match &burst.rescan {
         Some(w) => format!("whole tree ({w})"),
@@ -475,9 +482,8 @@ impl OwedRetry {
 
     /// The next backoff delay (30 s, 60 s, … 15 min).
     fn fail_delay(&mut self) -> Duration {
-        let d = OWED_RETRY.saturating_mul(1 << self.failures.min(10)).min(OWED_RETRY_CAP);
         self.failures += 1;
-        d
+        OWED_BACKOFF.delay(self.failures, None)
     }
 }
 

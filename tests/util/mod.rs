@@ -130,6 +130,13 @@ impl Out {
     }
 }
 
+/// Wait in real time: these tests drive real processes (the library's own code waits only on its
+/// `Clock`, which clippy.toml enforces).
+#[allow(clippy::disallowed_methods)]
+pub fn sleep(d: std::time::Duration) {
+    std::thread::sleep(d)
+}
+
 pub fn fake() -> FakeCdn {
     FakeCdn::start(FakeConfig::default()).unwrap()
 }
@@ -207,7 +214,7 @@ impl Running {
             if self.child.try_wait().unwrap().is_some() {
                 return self.finish();
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            sleep(std::time::Duration::from_millis(50));
         }
         let seen = self.lines_now().join("\n");
         panic!("still running after {secs} s; stderr:\n{seen}");

@@ -1,0 +1,205 @@
+//! What a run did, as data: the [`Report`] of `plan`, `sync`, `purge` and `prefetch`, and the
+//! [`StatusReport`] of `status`. These serialise to the JSON of `docs/json.md`; the CLI renders
+//! them as text. No decisions are made here except the exit code of a completed run.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{Area, ChangeSet, Job, JobError, JobKind, JobStatus};
+
+/// One job in a report.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobReport {
+    /// Job ID (stable across runs).
+    pub id: String,
+    /// What the job does.
+    pub kind: JobKind,
+    /// Mainland or overseas.
+    pub area: Area,
+    /// The CDN domain.
+    pub host: String,
+    /// The API action it is sent with.
+    pub action: &'static str,
+    /// URLs (or directory URLs).
+    pub urls: Vec<String>,
+    /// Where it stands.
+    pub status: JobStatus,
+    /// The API's task ID once accepted.
+    pub task_id: Option<String>,
+    /// Why it is not accepted.
+    pub error: Option<JobError>,
+}
+
+impl JobReport {
+    /// The report line of `job`, sent with `action`.
+    pub fn of(job: &Job, action: &'static str) -> Self {
+        JobReport {
+            id: job.id.clone(),
+            kind: job.kind,
+            area: job.area,
+            host: job.host.clone(),
+            action,
+            urls: job.urls.clone(),
+            status: job.status,
+            task_id: job.task_id.clone(),
+            error: job.error.clone(),
+        }
+    }
+}
+
+/// Scan figures.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScanStats {
+    /// Files in the tree.
+    pub files: usize,
+    /// Files read and hashed.
+    pub hashed: usize,
+    /// Files whose hash came from the stat cache.
+    pub reused: usize,
+}
+
+/// Counts of owed jobs by status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxCounts {
+    /// Waiting to be (re)sent.
+    pub pending: usize,
+    /// Held until the daily quota resets.
+    pub deferred: usize,
+    /// Refused for good; resent by `sync --retry-failed`.
+    pub failed: usize,
+}
+
+impl OutboxCounts {
+    /// Count `jobs` by status.
+    pub fn of(jobs: &[Job]) -> Self {
+        let mut c = OutboxCounts::default();
+        for j in jobs {
+            match j.status {
+                JobStatus::Deferred => c.deferred += 1,
+                JobStatus::Failed => c.failed += 1,
+                JobStatus::Pending | JobStatus::Planned => c.pending += 1,
+                JobStatus::Accepted => {}
+            }
+        }
+        c
+    }
+}
+
+/// Quota left per `kind/area` key.
+pub type QuotaLeft = BTreeMap<String, u64>;
+
+/// What a plan or sync did (`docs/json.md`), plus details for the human summary.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// Added, modified, removed files.
+    pub changes: ChangeSet,
+    /// Every job of the run, owed ones included.
+    pub jobs: Vec<JobReport>,
+    /// What is still owed after the run.
+    pub outbox: OutboxCounts,
+    /// Scan statistics.
+    pub scan: ScanStats,
+    /// True when this run recorded a baseline (first sync, or `--baseline`).
+    pub baseline: bool,
+    /// Things worth knowing (baseline recorded, collapse decisions…).
+    pub notes: Vec<String>,
+    /// Problems that did not stop the run.
+    pub warnings: Vec<String>,
+    /// Quota left per `kind/area` before this plan.
+    pub quota_before: QuotaLeft,
+    /// Remaining quota after the run's jobs (estimated).
+    pub quota_after: QuotaLeft,
+    /// With `--wait`: did every submitted task finish?
+    pub tasks_finished: Option<bool>,
+    /// API requests sent to submit jobs or look them up (not counting quota and task polls).
+    pub requests: usize,
+}
+
+impl Report {
+    /// The exit code of a completed run (`docs/exit-codes.md`): 3 if something was refused for
+    /// good, else 1 if something is still owed after transient failures, else 4 if something was
+    /// deferred by quota, else 0 (and 1 when `--wait` found tasks unfinished or failed).
+    pub fn exit_code(&self) -> u8 {
+        let here = |s: JobStatus| self.jobs.iter().any(|j| j.status == s);
+        if here(JobStatus::Failed) || self.outbox.failed > 0 {
+            3
+        } else if here(JobStatus::Pending) {
+            1
+        } else if here(JobStatus::Deferred) || self.outbox.deferred > 0 {
+            4
+        } else if self.tasks_finished == Some(false) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// `before` less `used`, per key.
+pub fn quota_after(before: &QuotaLeft, used: &QuotaLeft) -> QuotaLeft {
+    before.iter().map(|(k, v)| (k.clone(), v.saturating_sub(used.get(k).copied().unwrap_or(0)))).collect()
+}
+
+/// `cdnsync status` output.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    /// The state folder.
+    pub state_dir: String,
+    /// Files in the manifest (`None` before the first sync).
+    pub tracked_files: Option<usize>,
+    /// When the manifest was last written.
+    pub last_deploy_unix: Option<i64>,
+    /// Owed jobs by status.
+    pub outbox: OutboxCounts,
+    /// The owed jobs.
+    pub jobs: Vec<JobReport>,
+    /// Where the credentials come from (never the secret).
+    pub credentials: Option<String>,
+    /// With `--tasks`: the recent tasks' states.
+    pub tasks: Vec<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(statuses: &[JobStatus], outbox: OutboxCounts, finished: Option<bool>) -> Report {
+        let jobs = statuses
+            .iter()
+            .map(|s| {
+                let mut j = Job::planned(JobKind::PurgeUrls, Area::Mainland, "h.com", vec![], 0, 1);
+                j.status = *s;
+                JobReport::of(&j, "PurgeUrlsCache")
+            })
+            .collect();
+        Report { jobs, outbox, tasks_finished: finished, ..Report::default() }
+    }
+
+    #[test]
+    fn exit_code_table() {
+        use JobStatus::*;
+        let none = OutboxCounts::default();
+        let cases: &[(&[JobStatus], OutboxCounts, Option<bool>, u8)] = &[
+            (&[Accepted], none, None, 0),
+            (&[Accepted], none, Some(true), 0),
+            (&[Accepted], none, Some(false), 1),
+            (&[Accepted, Deferred], none, None, 4),
+            (&[Accepted], OutboxCounts { deferred: 1, ..none }, None, 4),
+            (&[Deferred, Pending], none, None, 1),
+            (&[Pending, Failed], none, None, 3),
+            (&[], OutboxCounts { failed: 1, ..none }, None, 3),
+        ];
+        for (statuses, outbox, finished, want) in cases {
+            assert_eq!(report(statuses, *outbox, *finished).exit_code(), *want, "{statuses:?} {outbox:?} {finished:?}");
+        }
+    }
+
+    #[test]
+    fn status_serialises_as_before() {
+        let r = report(&[JobStatus::Deferred], OutboxCounts::default(), None);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["jobs"][0]["status"], "deferred");
+        assert_eq!(v["jobs"][0]["action"], "PurgeUrlsCache");
+    }
+}
