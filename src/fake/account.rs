@@ -241,3 +241,140 @@ fn host_of(url: &str) -> Option<&str> {
     Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
 }
 
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    /// 2024-03-01 00:00:00 UTC, in ms.
+    const MARCH_1_UTC_MS: i64 = 1_709_251_200_000;
+
+    fn account(clock: &ManualClock) -> Account {
+        Account::new(FakeConfig { clock: Arc::new(clock.clone()), ..FakeConfig::default() })
+    }
+
+    #[test]
+    fn rate_window_counts_the_last_window_only() {
+        let clock = ManualClock::new(MARCH_1_UTC_MS);
+        let mut a = account(&clock);
+        for i in 0..3 {
+            assert!(a.rate_ok("k".into(), 1000, 3), "request {i} is within the limit");
+        }
+        assert!(!a.rate_ok("k".into(), 1000, 3), "a 4th request in the same second is refused");
+        assert!(a.rate_ok("other".into(), 1000, 3), "each key has its own window");
+        clock.advance(Duration::from_millis(999));
+        assert!(!a.rate_ok("k".into(), 1000, 3), "999 ms later the first three are still in the window");
+        clock.advance(Duration::from_millis(1));
+        assert!(a.rate_ok("k".into(), 1000, 3), "a full window later they have left it");
+        assert!(a.rate_ok("k".into(), 1000, 3));
+        assert!(a.rate_ok("k".into(), 1000, 3));
+        assert!(!a.rate_ok("k".into(), 1000, 3), "a refused request did not count, the three new ones do");
+    }
+
+    #[test]
+    fn quota_resets_at_midnight_utc_plus_8_not_utc() {
+        // 15:59:59 UTC on 1 March is 23:59:59 in China.
+        let clock = ManualClock::new(MARCH_1_UTC_MS + (16 * 3600 - 1) * 1000);
+        let mut a = account(&clock);
+        a.accept("v3", "PurgePathCache", JobKind::PurgePaths, vec![Area::Mainland], vec!["https://www.example.com/d/".into()]);
+        a.set_available(JobKind::PurgeUrls, Area::Overseas, 7);
+        a.roll_day();
+        assert_eq!(a.available(JobKind::PurgePaths, Area::Mainland), 99);
+        assert_eq!(a.available(JobKind::PurgeUrls, Area::Overseas), 7);
+        clock.advance(Duration::from_secs(1));
+        a.roll_day();
+        assert_eq!(a.available(JobKind::PurgePaths, Area::Mainland), 100, "00:00 UTC+8 starts a new quota day");
+        assert_eq!(a.available(JobKind::PurgeUrls, Area::Overseas), 10_000);
+        // UTC midnight (08:00 in China) is no reset.
+        clock.set_ms(MARCH_1_UTC_MS + 86_400_000 - 1000);
+        a.roll_day();
+        a.set_available(JobKind::PurgeUrls, Area::Mainland, 5);
+        clock.advance(Duration::from_secs(2));
+        a.roll_day();
+        assert_eq!(a.available(JobKind::PurgeUrls, Area::Mainland), 5);
+    }
+
+    #[test]
+    fn fault_rules_apply_in_order_and_count_down() {
+        let clock = ManualClock::new(MARCH_1_UTC_MS);
+        let mut a = account(&clock);
+        let rule = |action: Option<&str>, fault: Fault, count| FaultRule { action: action.map(str::to_string), fault, count };
+        a.inject(rule(Some("PurgeUrlsCache"), Fault::Http(502), 2));
+        a.inject(rule(None, Fault::Drop, 1));
+        a.inject(rule(Some("DescribePurgeQuota"), Fault::AcceptThenDrop, 1));
+        // The first rule does not match, the second (any action) does.
+        assert_eq!(a.take_fault("DescribePurgeQuota"), Some(Fault::Drop));
+        // Now the third is the first that matches.
+        assert_eq!(a.take_fault("DescribePurgeQuota"), Some(Fault::AcceptThenDrop));
+        assert_eq!(a.take_fault("DescribePurgeQuota"), None);
+        assert_eq!(a.take_fault("PurgeUrlsCache"), Some(Fault::Http(502)));
+        assert_eq!(a.take_fault("PurgeUrlsCache"), Some(Fault::Http(502)));
+        assert_eq!(a.take_fault("PurgeUrlsCache"), None, "a rule ends after `count` requests");
+        // A rule of count 0 still applies once, as it always did.
+        a.inject(rule(None, Fault::Drop, 0));
+        assert_eq!(a.take_fault("PushUrlsCache"), Some(Fault::Drop));
+        assert_eq!(a.take_fault("PushUrlsCache"), None);
+    }
+
+    #[test]
+    fn random_faults_spare_describe_and_follow_the_seed() {
+        let clock = ManualClock::new(MARCH_1_UTC_MS);
+        let draw = |seed| {
+            let mut a = Account::new(FakeConfig { clock: Arc::new(clock.clone()), fault_rate: 1.0, seed, ..FakeConfig::default() });
+            assert_eq!(a.take_fault("DescribePurgeTasks"), None);
+            (0..50).map(|_| a.take_fault("PurgeUrlsCache").expect("rate 1 faults every request")).collect::<Vec<_>>()
+        };
+        let faults = draw(7);
+        assert_eq!(faults, draw(7), "the same seed gives the same faults");
+        for f in [Fault::Http(503), Fault::ApiError("InternalError".into()), Fault::ApiError("RequestLimitExceeded".into()), Fault::Drop] {
+            assert!(faults.contains(&f), "{f:?} never drawn in {faults:?}");
+        }
+        let mut quiet = account(&clock);
+        assert!((0..50).all(|_| quiet.take_fault("PurgeUrlsCache").is_none()), "rate 0 injects nothing");
+    }
+
+    #[test]
+    fn nonces_are_single_use_per_secret_id() {
+        let mut a = account(&ManualClock::new(MARCH_1_UTC_MS));
+        assert!(a.nonce_fresh("AKID1", "42"));
+        assert!(!a.nonce_fresh("AKID1", "42"));
+        assert!(a.nonce_fresh("AKID2", "42"));
+    }
+
+    #[test]
+    fn tasks_are_in_process_for_the_task_duration() {
+        let clock = ManualClock::new(MARCH_1_UTC_MS);
+        let mut a =
+            Account::new(FakeConfig { clock: Arc::new(clock.clone()), task_duration: Duration::from_secs(5), ..FakeConfig::default() });
+        let t1 = a.accept("v3", "PushUrlsCache", JobKind::PrefetchUrls, vec![Area::Overseas], vec!["https://www.example.com/".into()]);
+        let t2 = a.accept("v3", "PushUrlsCache", JobKind::PrefetchUrls, vec![Area::Overseas], vec!["https://www.example.com/".into()]);
+        assert_ne!(t1, t2, "task IDs are unique");
+        assert_eq!(a.available(JobKind::PrefetchUrls, Area::Overseas), 998);
+        assert_eq!(a.available(JobKind::PrefetchUrls, Area::Mainland), 1000, "only the areas applied to are charged");
+        let job = a.accepted[0].clone();
+        assert_eq!(a.task_status(&job), "process");
+        clock.advance(Duration::from_millis(4999));
+        assert_eq!(a.task_status(&job), "process");
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(a.task_status(&job), "done");
+    }
+
+    #[test]
+    fn urls_are_checked_against_the_accounts_domains() {
+        let mut a = account(&ManualClock::new(MARCH_1_UTC_MS));
+        a.cfg.domains = vec![("www.example.com".into(), vec![Area::Mainland]), ("cdn.example.com".into(), Area::ALL.to_vec())];
+        let urls = |u: &[&str]| u.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(a.check_urls(&urls(&["https://WWW.example.com/a", "http://cdn.example.com/b"]), None, false), Ok(Area::ALL.to_vec()));
+        assert_eq!(a.check_urls(&urls(&["https://cdn.example.com/d/"]), Some(Area::Overseas), true), Ok(vec![Area::Overseas]));
+        let code = |u: &[&str], area, dirs| a.check_urls(&urls(u), area, dirs).unwrap_err().code;
+        assert_eq!(code(&["https://www.example.com/a"], Some(Area::Overseas), false), "InvalidParameter.CdnParamError");
+        assert_eq!(code(&["www.example.com/a"], None, false), "InvalidParameter.CdnParamError");
+        assert_eq!(code(&["https://www.example.com/a b"], None, false), "InvalidParameter.CdnParamError");
+        assert_eq!(code(&["https://www.example.com/é"], None, false), "InvalidParameter.CdnParamError");
+        assert_eq!(code(&["https://www.example.com/d"], None, true), "InvalidParameter.CdnParamError");
+        assert_eq!(code(&["https://other.example.com/"], None, false), "ResourceNotFound.CdnHostNotExists");
+    }
+}
