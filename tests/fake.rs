@@ -1,5 +1,6 @@
 //! The fake is strict where the real API is: a wrong Area, an over-size batch, a bad URL, a
-//! stale timestamp and a burst over 20 requests/s are all refused.
+//! stale timestamp and a burst over 20 requests/s are all refused; and a request it has no handler
+//! for gets an error naming it.
 
 use std::sync::Arc;
 
@@ -87,4 +88,95 @@ fn fake_refuses_what_the_real_api_refuses() {
     let codes: Vec<String> = (0..30).map(|_| code(rt.block_on(c.submit(&job(JobKind::PurgeUrls, Area::Mainland, u(1)))))).collect();
     assert!(codes.iter().any(|c| c == "RequestLimitExceeded"), "{codes:?}");
     assert_eq!(codes.iter().filter(|c| *c == "ok").count(), 20, "{codes:?}");
+}
+
+/// A request the fake has no handler for fails loudly: a named error the client shows, and an
+/// entry in the request log, so a test that sends one by mistake fails with a reason.
+#[test]
+fn fake_names_requests_it_has_no_handler_for() {
+    use cdnsync::api::sign::v2 as sign_v2;
+    use cdnsync::config::SignatureMethod;
+    use serde_json::{json, Value};
+
+    let fake = FakeCdn::start(FakeConfig::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let http = reqwest::Client::new();
+    let send = |req: reqwest::RequestBuilder| -> (u16, Value) {
+        rt.block_on(async {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, serde_json::from_slice(&r.bytes().await.unwrap()).unwrap())
+        })
+    };
+    let error = |(status, v): (u16, Value)| -> (u16, String, String) {
+        let e = &v["Response"]["Error"];
+        (status, e["Code"].as_str().unwrap_or_default().into(), e["Message"].as_str().unwrap_or_default().into())
+    };
+    let tc3 = |version: &str, action: &str| {
+        http.post(fake.url())
+            .header("Content-Type", "application/json")
+            .header("X-TC-Version", version)
+            .header("X-TC-Action", action)
+            .header("X-TC-Timestamp", SystemClock.now_unix().to_string())
+            .body("{}")
+    };
+    let scope = |service: &str| {
+        format!("TC3-HMAC-SHA256 Credential={SECRET_ID}/2024-01-01/{service}/tc3_request, SignedHeaders=content-type;host, Signature=00")
+    };
+
+    // A TC3 service no handler speaks (EdgeOne), routed by its credential scope.
+    let (status, code, message) = error(send(tc3("2022-09-01", "CreatePurgeTask").header("Authorization", scope("teo"))));
+    assert_eq!((status, code.as_str()), (404, "InvalidAction"), "{message}");
+    assert!(message.contains("cdnsync fake: no handler for TC3 service \"teo\""), "{message}");
+    assert!(message.contains("CreatePurgeTask"), "{message}");
+    // An unsigned TC3 request (STS's AssumeRoleWithWebIdentity) is routed by X-TC-Version.
+    let (status, code, message) = error(send(tc3("2018-08-13", "AssumeRoleWithWebIdentity")));
+    assert_eq!((status, code.as_str()), (404, "InvalidAction"), "{message}");
+    assert!(message.contains("cdnsync fake: no handler for X-TC-Version \"2018-08-13\""), "{message}");
+    // ... and one with the CDN's version reaches the CDN, which refuses the missing signature.
+    let (status, code, message) = error(send(tc3(cdnsync::api::v3::VERSION, "PurgeUrlsCache")));
+    assert_eq!((status, code.as_str()), (200, "AuthFailure.InvalidAuthorization"), "{message}");
+    // A plain GET of a path nobody serves (the CVM metadata service).
+    let path = "/latest/meta-data/cam/security-credentials/";
+    let (status, code, message) = error(send(http.get(format!("{}{path}", fake.url()))));
+    assert_eq!((status, code.as_str()), (404, "InvalidAction"), "{message}");
+    assert!(message.contains(&format!("cdnsync fake: no handler for GET {path}")), "{message}");
+    // An action the CDN does not have, signed properly: the client reports the fake's reason.
+    let c = client(&fake, Arc::new(SystemClock));
+    match rt.block_on(c.call("PurgeEverything", &json!({}))) {
+        Err(Failure::Api(e)) => {
+            assert_eq!(e.code, "InvalidAction");
+            assert!(e.message.contains("cdnsync fake: no handler for cdn action \"PurgeEverything\""), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same for the legacy API, signed by hand.
+    let mut params: Vec<(String, String)> = [
+        ("Action", "DeleteCdnHost"),
+        ("SecretId", SECRET_ID),
+        ("Timestamp", &SystemClock.now_unix().to_string()),
+        ("Nonce", "7"),
+        ("SignatureMethod", "HmacSHA256"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let sts = sign_v2::string_to_sign("GET", &fake.addr().to_string(), "/v2/index.php", &params);
+    params.push(("Signature".into(), sign_v2::signature(SECRET_KEY, SignatureMethod::HmacSha256, &sts)));
+    let (status, v) = send(http.get(format!("{}/v2/index.php?{}", fake.url(), sign_v2::encode_params(&params))));
+    assert_eq!((status, &v["code"], &v["codeDesc"]), (200, &json!(6100), &json!("ApiNotSupported")), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("cdnsync fake: no handler for v2 action \"DeleteCdnHost\""), "{v}");
+
+    let log: Vec<(String, String, String)> = fake.requests().into_iter().map(|r| (r.api.to_string(), r.action, r.outcome)).collect();
+    let want = [
+        ("none", "CreatePurgeTask", "InvalidAction"),
+        ("none", "AssumeRoleWithWebIdentity", "InvalidAction"),
+        ("v3", "PurgeUrlsCache", "AuthFailure.InvalidAuthorization"),
+        ("none", "GET /latest/meta-data/cam/security-credentials/", "InvalidAction"),
+        ("v3", "PurgeEverything", "InvalidAction"),
+        ("v2", "DeleteCdnHost", "6100"),
+    ]
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
+    assert_eq!(log, want);
+    assert!(fake.accepted().is_empty());
 }

@@ -19,7 +19,10 @@ pub struct HttpRequest {
 
 /// What to do with a request.
 pub enum Reply {
+    /// A JSON body with this HTTP status.
     Json(u16, String),
+    /// Any body, with this HTTP status and content type.
+    Body(u16, &'static str, Vec<u8>),
     /// Close the connection without answering.
     Drop,
 }
