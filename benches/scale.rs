@@ -3,7 +3,7 @@
 //! ```text
 //! cargo bench --bench scale
 //! ```
-//! Generates a deterministic synthetic site (default 100,000 files, ~2.8 GB, in
+//! Generates a deterministic synthetic site (default 100,000 files, 3.25 GB, in
 //! `target/bench-site-100000/`, reused by later runs), then measures, each as a ratio against a
 //! reference:
 //! 1. cold scan (no manifest, every file hashed: `cdnsync plan`) vs `b3sum` over the same files

@@ -76,7 +76,7 @@ fn deploy_purges_exactly_what_changed_in_every_area() {
             set(["docs/index.html", "docs/", "index.html", ""].map(|p| format!("{BASE}{p}")))
         );
     }
-    // SPEC §6: each job's own fields say what the API took, per area.
+    // docs/json.md: each job's own fields say what the API took, per area.
     let mut reported: std::collections::BTreeSet<(String, String)> = Default::default();
     for job in j["jobs"].as_array().unwrap() {
         assert!(job["id"].as_str().is_some_and(|id| !id.is_empty()), "{job}");
