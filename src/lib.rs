@@ -7,7 +7,8 @@
 //!
 //! ## Module map
 //! The stages are scan → diff → map → plan → persist → submit; each has one home.
-//! - [`config`]: `cdnsync.toml` (parse, validate) and credentials.
+//! - [`config`]: `cdnsync.toml` (parse, validate).
+//! - [`credentials`]: where the keys come from (environment, files, tccli and SDK profiles, roles).
 //! - [`scan`]: walk `publish_dir`, BLAKE3 hashes with a stat cache.
 //! - [`plan`]: PURE — diff, URL rules and encoding, collapse to directory purges, batching.
 //! - [`state`]: manifest, outbox, lock (atomic, durable files in `state_dir`).
@@ -39,6 +40,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod failpoint;
@@ -104,7 +106,7 @@ impl api::CdnApi for AnyApi {
 }
 
 /// Build the API client for a config with the given credentials and clock.
-pub fn api_for(cfg: &Config, credentials: config::credentials::Credentials, clock: Arc<dyn clock::Clock>) -> Result<AnyApi> {
+pub fn api_for(cfg: &Config, credentials: credentials::Credentials, clock: Arc<dyn clock::Clock>) -> Result<AnyApi> {
     let transport = api::http::Transport::new(cfg.provider.timeout).map_err(Error::Network)?;
     let p = &cfg.provider;
     Ok(match p.api {
@@ -117,9 +119,7 @@ pub fn api_for(cfg: &Config, credentials: config::credentials::Credentials, cloc
 
 /// An engine for a config, with credentials from the usual sources and the system clock.
 pub fn connect(cfg: Config) -> Result<Engine<AnyApi>> {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let env = |k: &str| std::env::var(k).ok();
-    let creds = config::credentials::resolve(&config::credentials::Sources { env: &env, home }, cfg.credentials_file.as_deref())?;
+    let creds = credentials::resolve(&credentials::Sources::from_process(), cfg.credentials_file.as_deref())?;
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
     let api = api_for(&cfg, creds, clock.clone())?;
     Ok(Engine::new(cfg, api, clock))

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use cdnsync::api::{v3::V3Client, CdnApi, Failure};
 use cdnsync::clock::{Clock, ManualClock, SystemClock};
-use cdnsync::config::credentials::Credentials;
 use cdnsync::config::validate::parse_endpoint;
+use cdnsync::credentials::Credentials;
 use cdnsync::fake::{FakeCdn, FakeConfig};
 use cdnsync::model::{Area, Job, JobKind, JobStatus};
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::config::credentials::{self, Credentials, Sources};
+use crate::credentials::{self, Credentials, Sources};
 use crate::error::{Error, Result};
 use crate::model::{Area, JobKind};
 use crate::{clock, config, Engine, SyncOptions};
@@ -170,13 +170,8 @@ fn config_path(args: &Args) -> PathBuf {
     args.config.clone().unwrap_or_else(|| PathBuf::from("cdnsync.toml"))
 }
 
-fn credential_sources() -> (impl Fn(&str) -> Option<String>, Option<PathBuf>) {
-    (|k: &str| std::env::var(k).ok(), std::env::var_os("HOME").map(PathBuf::from))
-}
-
 fn resolve_credentials(cfg: &config::Config) -> Result<Credentials> {
-    let (env, home) = credential_sources();
-    credentials::resolve(&Sources { env: &env, home }, cfg.credentials_file.as_deref())
+    credentials::resolve(&Sources::from_process(), cfg.credentials_file.as_deref())
 }
 
 /// Completes on SIGINT or SIGTERM.
