@@ -5,6 +5,7 @@ mod util;
 mod cli;
 mod config_errors;
 mod crash;
+mod credentials;
 mod encoding;
 mod fake;
 mod library;

@@ -45,7 +45,11 @@ pub fn parse(path: &Path, text: &str) -> Result<SdkProfile, CredentialsError> {
     let get = |k: &str| section.get(k).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
     let (Some(id), Some(key)) = (get("secret_id"), get("secret_key")) else {
         let missing: Vec<&str> = ["secret_id", "secret_key"].into_iter().filter(|k| get(k).is_none()).collect();
-        return Ok(SdkProfile::Nothing(format!("[default] has no {} (or it is empty)", missing.join(" or "))));
+        let mut why = format!("[default] has no {} (or it is empty)", missing.join(" or "));
+        if section.entries.iter().any(|(_, v)| v.contains('\n')) {
+            why += "; note that a line indented deeper than the key above it continues that key's value";
+        }
+        return Ok(SdkProfile::Nothing(why));
     };
     let token = get("token");
     let mut warnings = Vec::new();

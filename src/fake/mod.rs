@@ -13,6 +13,9 @@
 //! official vectors; the fake is never the only witness of signing.
 
 mod http;
+pub mod loopback;
+pub mod metadata;
+pub mod sts;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
