@@ -11,6 +11,7 @@ mod fake;
 mod library;
 mod pipeline;
 mod reliability;
+mod roles;
 mod sync;
 mod v2;
 mod vectors;
