@@ -52,7 +52,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use chain::{find, resolve, Found, Resolution, RoleRequest, Sources};
-pub use error::{CredentialsError, IniProblem, Looked, Warning};
+pub use error::{CredentialsError, IniProblem, Looked, Tool, Warning};
 
 /// A secret string whose `Debug` never shows it and which has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
