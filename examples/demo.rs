@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cdnsync::clock::SystemClock;
-use cdnsync::config::credentials::Credentials;
+use cdnsync::credentials::Credentials;
 use cdnsync::fake::{FakeCdn, FakeConfig};
 use cdnsync::{Engine, SyncOptions};
 

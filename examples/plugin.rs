@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cdnsync::clock::SystemClock;
-use cdnsync::config::credentials::Credentials;
+use cdnsync::credentials::Credentials;
 use cdnsync::fake::{FakeCdn, FakeConfig};
 use cdnsync::{Area, Engine, SyncOptions};
 

@@ -27,7 +27,7 @@ pub enum Error {
     Config(#[from] ConfigErrors),
     /// No usable credentials.
     #[error("{0}")]
-    Credentials(String),
+    Credentials(#[from] crate::credentials::CredentialsError),
     /// A file or directory could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

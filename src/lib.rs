@@ -54,10 +54,7 @@ macro_rules! internal_mod {
 pub mod api;
 pub mod clock;
 pub mod config;
-pub mod credentials {
-    //! Where the API keys come from, and the [`Secret`] type that keeps them out of logs.
-    pub use crate::config::credentials::*;
-}
+pub mod credentials;
 mod engine;
 mod error;
 pub(crate) mod failpoint;
@@ -141,9 +138,7 @@ pub fn api_for(cfg: &Config, credentials: credentials::Credentials, clock: Arc<d
 /// The credentials the command would use for `cfg`: from the environment, the config's
 /// `credentials_file`, tccli's or the SDKs' profile (`docs/cli.md`, "Credentials").
 pub fn find_credentials(cfg: &Config) -> Result<credentials::Credentials> {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let env = |k: &str| std::env::var(k).ok();
-    credentials::resolve(&credentials::Sources { env: &env, home }, cfg.credentials_file.as_deref())
+    credentials::resolve(&credentials::Sources::from_process(), cfg.credentials_file.as_deref())
 }
 
 /// An engine for a config, with credentials from the usual sources and the system clock.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cdnsync::api::{v3::V3Client, CdnApi, Failure};
 use cdnsync::clock::{Clock, ManualClock, SystemClock};
-use cdnsync::config::credentials::Credentials;
+use cdnsync::credentials::Credentials;
 use cdnsync::fake::{FakeCdn, FakeConfig};
 use cdnsync::model::{Area, Job, JobKind, JobStatus};
 use cdnsync::AnyApi;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cdnsync::clock::{Clock, ManualClock};
-use cdnsync::config::credentials::Credentials;
+use cdnsync::credentials::Credentials;
 use cdnsync::fake::{FakeCdn, FakeConfig};
 use cdnsync::model::{Area, JobKind};
 use cdnsync::{AnyApi, Engine, SyncOptions};

@@ -97,7 +97,7 @@ fn v2_fake_refuses_replayed_nonce_and_stale_timestamp() {
     let text =
         format!("publish_dir = \"p\"\n[provider]\napi = \"v2\"\nendpoint = \"{}\"\n[[domain]]\nhost = \"www.example.com\"\n", fake.url());
     let cfg = cdnsync::config::from_str(&text, std::path::Path::new("t.toml"), std::path::Path::new("/")).unwrap();
-    let creds = cdnsync::config::credentials::Credentials::new(SECRET_ID, SECRET_KEY, None);
+    let creds = cdnsync::credentials::Credentials::new(SECRET_ID, SECRET_KEY, None);
     let client = match cdnsync::api_for(&cfg, creds, Arc::new(SystemClock)).unwrap() {
         cdnsync::AnyApi::V2(c) => c,
         _ => unreachable!(),

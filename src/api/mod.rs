@@ -4,6 +4,7 @@
 //! [`Class`]: Tencent's error-code strings are matched in this module and nowhere else.
 
 pub mod http;
+pub mod roles;
 pub mod sign;
 pub mod v2;
 pub mod v3;

@@ -13,8 +13,8 @@ use super::http::{Request, Transport};
 use super::sign::v2 as sign;
 use super::{Accepted, ApiError, CdnApi, Failure, TaskState};
 use crate::clock::Clock;
-use crate::config::credentials::Credentials;
 use crate::config::{Config, Endpoint, HttpMethod, SignatureMethod, V2Overseas};
+use crate::credentials::Credentials;
 use crate::model::{Area, Job, JobKind, QuotaBook};
 
 /// The action that carries a job.

@@ -9,8 +9,8 @@ use super::http::{Request, Transport};
 use super::sign::tc3;
 use super::{Accepted, ApiError, CdnApi, Failure, TaskState};
 use crate::clock::{self, Clock};
-use crate::config::credentials::Credentials;
 use crate::config::{Config, Endpoint};
+use crate::credentials::Credentials;
 use crate::model::{Area, Job, JobKind, QuotaBook, QuotaEntry};
 
 /// `X-TC-Version` of the CDN API.

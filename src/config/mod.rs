@@ -1,10 +1,9 @@
-//! `cdnsync.toml`: reading (the only file access here), parsing, validation, credentials.
+//! `cdnsync.toml`: reading (the only file access here), parsing, validation.
 //!
 //! Parsing and validation are separate: `raw` mirrors the file, [`validate`] turns it into a
 //! [`Config`] that cannot hold an invalid value. Every error names the file, the line and the key.
 
 pub mod builder;
-pub mod credentials;
 pub(crate) mod raw;
 pub mod validate;
 

@@ -20,7 +20,10 @@
 
 mod account;
 mod http;
+pub mod loopback;
+pub mod metadata;
 mod server;
+pub mod sts;
 mod v2;
 mod v3;
 
