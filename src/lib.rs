@@ -16,6 +16,7 @@
 //! - [`submit`]: drains the outbox: rate limits, retries, quota deferral.
 //! - [`engine`]: one plan or sync, start to finish.
 //! - [`clock`]: time behind a seam.
+//! - [`fleet`]: many origin servers, one purge per change, coordinated through Redis.
 //! - `fake` (feature `fake`): a local emulator of the API for tests and demos.
 //!
 //! ## Library use
@@ -44,6 +45,7 @@ pub mod error;
 pub mod failpoint;
 #[cfg(feature = "fake")]
 pub mod fake;
+pub mod fleet;
 pub mod model;
 pub mod plan;
 pub mod scan;
