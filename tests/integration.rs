@@ -7,6 +7,7 @@ mod config_errors;
 mod crash;
 mod encoding;
 mod fake;
+mod fleet;
 mod library;
 mod pipeline;
 mod reliability;

@@ -60,9 +60,10 @@ impl FleetError {
 
     /// Classify a driver error for call `op` on `server`, scrubbing `password` from its text.
     pub(crate) fn from_redis(e: &RedisError, server: &str, op: &'static str, password: Option<&Password>) -> FleetError {
-        let reason = scrub(&e.to_string(), password);
+        let (code, text) = first_server_error(e).unwrap_or_else(|| (e.code().unwrap_or("").to_string(), e.to_string()));
+        let code = code.as_str();
+        let reason = scrub(&text, password);
         let server = server.to_string();
-        let code = e.code().unwrap_or("");
         if e.kind() == ErrorKind::AuthenticationFailed || matches!(code, "WRONGPASS" | "NOAUTH" | "NOPERM") {
             return FleetError::Auth { server, reason };
         }
@@ -89,6 +90,14 @@ impl FleetError {
             FleetError::Protocol { server, op, reason }
         }
     }
+}
+
+/// The first server error in `e` (a pipeline reports one per failed command, usually all
+/// alike): its code and text.
+pub(crate) fn first_server_error(e: &RedisError) -> Option<(String, String)> {
+    let all = e.clone().into_server_errors()?;
+    let (_, first) = all.first()?;
+    Some((first.code().to_string(), format!("{} {}", first.code(), first.details().unwrap_or("")).trim().to_string()))
 }
 
 /// `text` with every occurrence of the password (plain or percent-encoded) replaced by `***`.

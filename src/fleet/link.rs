@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ErrorKind, ServerErrorKind, Value};
+use redis::{AsyncConnectionConfig, Value};
 
 use super::error::FleetError;
 use super::scripts::{Lua, SCRIPTS};
@@ -52,7 +52,7 @@ impl Link {
         self.round_trips.load(Ordering::Relaxed)
     }
 
-    /// Connections made so far.
+    /// Connections made so far (that answered: attempts that failed do not count).
     pub(crate) fn connects(&self) -> u64 {
         self.connects.load(Ordering::Relaxed)
     }
@@ -71,9 +71,9 @@ impl Link {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        self.connects.fetch_add(1, Ordering::Relaxed);
         let mut c = self.client.get_multiplexed_async_connection_with_config(&self.config).await.map_err(|e| self.err(&e, op))?;
         self.load_scripts(&mut c, op).await?;
+        self.connects.fetch_add(1, Ordering::Relaxed);
         *slot = Some(c.clone());
         Ok(c)
     }
@@ -102,7 +102,7 @@ impl Link {
             match pipe.query_async::<Vec<Value>>(&mut c).await {
                 Ok(v) if v.len() == pipe.len() => return Ok(v),
                 Ok(v) => return Err(self.protocol(op, format!("{} answers to {} commands", v.len(), pipe.len()))),
-                Err(e) if !reloaded && e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                Err(e) if !reloaded && super::error::first_server_error(&e).is_some_and(|(code, _)| code == "NOSCRIPT") => {
                     self.load_scripts(&mut c, op).await?;
                     reloaded = true;
                 }
