@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use cdnsync::clock::{Clock, ManualClock};
 use cdnsync::fleet::{
-    Claim, Content, Coordinator, Deploy, DueReport, FleetError, FleetSettings, Item, QuotaSpend, RateGrant, Repurge, Served,
+    CaPem, Claim, Content, Coordinator, Deploy, DueReport, FleetError, FleetSettings, Item, QuotaSpend, RateGrant, Repurge, Served,
 };
 use cdnsync::model::{Area, ContentHash, JobKind};
 
@@ -25,6 +25,12 @@ struct Redis {
     port: u16,
     dir: tempfile::TempDir,
     extra: Vec<String>,
+    /// Serve TLS only (with the test certificates in tests/data/fleet-tls).
+    tls: bool,
+}
+
+fn tls_file(name: &str) -> String {
+    format!("{}/tests/data/fleet-tls/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn free_port() -> u16 {
@@ -34,6 +40,10 @@ fn free_port() -> u16 {
 impl Redis {
     /// A server with `extra` arguments, or `None` (skip) when redis-server is not on PATH.
     fn start(extra: &[&str]) -> Option<Redis> {
+        Self::start_with(extra, false)
+    }
+
+    fn start_with(extra: &[&str], tls: bool) -> Option<Redis> {
         let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("redis-server").is_file()));
         if !on_path {
             assert!(
@@ -43,7 +53,8 @@ impl Redis {
             eprintln!("skip: redis-server not found");
             return None;
         }
-        let mut r = Redis { child: None, port: 0, dir: tempfile::tempdir().unwrap(), extra: extra.iter().map(|s| s.to_string()).collect() };
+        let mut r =
+            Redis { child: None, port: 0, dir: tempfile::tempdir().unwrap(), extra: extra.iter().map(|s| s.to_string()).collect(), tls };
         for _ in 0..5 {
             r.port = free_port();
             if r.spawn() {
@@ -58,8 +69,12 @@ impl Redis {
         let port = self.port.to_string();
         let dir = self.dir.path().to_str().unwrap().to_string();
         let args = ["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", &dir, "--daemonize", "no"];
+        let (cert, key, ca) = (tls_file("server.crt"), tls_file("server.key"), tls_file("ca.crt"));
+        let tls = ["--port", "0", "--tls-port", &port, "--tls-cert-file", &cert, "--tls-key-file", &key, "--tls-ca-cert-file", &ca];
         let mut child = Command::new("redis-server")
             .args(args)
+            .args(if self.tls { &tls[..] } else { &[] })
+            .args(if self.tls { &["--tls-auth-clients", "no"][..] } else { &[] })
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -71,6 +86,10 @@ impl Redis {
                 return false;
             }
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                if self.tls {
+                    self.child = Some(child);
+                    return true;
+                }
                 let mut buf = [0u8; 64];
                 // Any answer (+PONG, or -NOAUTH with --requirepass) means it is serving.
                 if s.write_all(b"PING\r\n").is_ok() && s.read(&mut buf).is_ok_and(|n| n > 0 && (buf[0] == b'+' || buf[0] == b'-')) {
@@ -503,4 +522,25 @@ async fn the_fleet_shares_one_rate_window_and_one_quota_ledger() {
     c.set_ms(next);
     assert_eq!(a.quota_used(k, ar).await.unwrap(), 0);
     assert_eq!(b.quota_spend(k, ar, 60, 100).await.unwrap(), QuotaSpend { granted: 60, used: 60 });
+}
+
+#[tokio::test]
+async fn rediss_trusts_the_ca_it_is_given_and_nothing_else() {
+    let Some(r) = Redis::start_with(&[], true) else { return };
+    let c = clock();
+    let ca = CaPem(std::fs::read(tls_file("ca.crt")).unwrap());
+    for host in ["127.0.0.1", "localhost"] {
+        let mut s = settings(&format!("rediss://{host}:{}", r.port), "tls", host);
+        s.tls_ca = Some(ca.clone());
+        let m = Coordinator::new(s, c.clone() as Arc<dyn Clock>).unwrap();
+        assert!(m.join(None).await.unwrap().needs_full_publish, "{host}");
+        assert_eq!(m.claim(&[item(1, 0)]).await.unwrap().len(), 1);
+    }
+    // Without the test CA (the system's roots), and plain text to the TLS port: refused, named.
+    let no_ca = Coordinator::new(settings(&format!("rediss://localhost:{}", r.port), "tls", "x"), c.clone() as Arc<dyn Clock>).unwrap();
+    let plain = Coordinator::new(settings(&format!("redis://localhost:{}", r.port), "tls", "y"), c.clone() as Arc<dyn Clock>).unwrap();
+    for (m, shown) in [(no_ca, "rediss://localhost"), (plain, "redis://localhost")] {
+        let e = m.join(None).await.unwrap_err();
+        assert!(e.is_unavailable() && e.to_string().contains(shown), "{e:?}");
+    }
 }

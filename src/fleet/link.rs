@@ -31,7 +31,12 @@ impl Link {
     pub(crate) fn new(settings: &FleetSettings) -> Result<Link, FleetError> {
         let server = settings.redis.to_string();
         let password = settings.redis.password().cloned();
-        let client = redis::Client::open(settings.redis.connection_info()).map_err(|e| {
+        let info = settings.redis.connection_info();
+        let client = match &settings.tls_ca {
+            Some(ca) => redis::Client::build_with_tls(info, redis::TlsCertificates { client_tls: None, root_cert: Some(ca.0.clone()) }),
+            None => redis::Client::open(info),
+        };
+        let client = client.map_err(|e| {
             FleetError::Settings(format!("[fleet] redis {server}: {}", super::error::scrub(&e.to_string(), password.as_ref())))
         })?;
         let config =

@@ -4,6 +4,7 @@
 //! whether its full served state is published, and its last deploy. Its served map
 //! (`<ns>:served:<member>`, field = path) holds a short token per path: 16 hex digits of the
 //! content hash, `-` for no file, `x` for excluded; the empty field `""` marks a complete map.
+//! A full publish fills `<ns>:staging:<member>` and renames it over the served map at the end.
 //! A member is live while its last heartbeat is within the heartbeat TTL; records of members
 //! silent for the retention span are pruned with their maps.
 
@@ -112,7 +113,7 @@ impl Coordinator {
 
     fn publish_cmd(&self, mode: char, first: bool, last: bool) -> redis::Cmd {
         let me = &self.settings.member;
-        let keys = [self.key("members"), self.key(&format!("served:{me}")), self.key(&format!("served:{me}:new"))];
+        let keys = [self.key("members"), self.key(&format!("served:{me}")), self.key(&format!("staging:{me}"))];
         let mut cmd = evalsha(Lua::Publish, &keys);
         cmd.arg(&self.ns).arg(me).arg(self.now()).arg(mode.to_string()).arg(if first { "1" } else { "0" });
         cmd.arg(if last { "1" } else { "0" }).arg(self.state_gc_ms());
@@ -153,7 +154,7 @@ impl Coordinator {
         let me = &self.settings.member;
         let mut pipe = redis::pipe();
         pipe.cmd("HDEL").arg(self.key("members")).arg(me);
-        pipe.cmd("DEL").arg(self.key(&format!("served:{me}"))).arg(self.key(&format!("served:{me}:new")));
+        pipe.cmd("DEL").arg(self.key(&format!("served:{me}"))).arg(self.key(&format!("staging:{me}")));
         self.link.exec("leave", &pipe).await?;
         Ok(())
     }

@@ -60,7 +60,7 @@ pub use error::FleetError;
 pub use gate::{DueItem, DueReport, ForcedItem, HeldItem, Repurge};
 pub use limits::{QuotaSpend, RateGrant, RateTicket};
 pub use members::{Deploy, Joined, Member};
-pub use settings::{default_member, FleetSettings, Password, PasswordSource, RedisUrl, PASSWORD_ENV};
+pub use settings::{default_member, CaPem, FleetSettings, Password, PasswordSource, RedisUrl, PASSWORD_ENV};
 
 use crate::clock::Clock;
 

@@ -74,7 +74,9 @@ local live, pruned = 0, 0
 for i = 1, #all, 2 do
   local seen = tonumber(split(all[i + 1], '\t')[1]) or 0
   if all[i] ~= me and now - seen > tonumber(ARGV[7]) then
-    redis.call('HDEL', KEYS[1], all[i]); redis.call('DEL', ns .. ':served:' .. all[i]); pruned = pruned + 1
+    redis.call('HDEL', KEYS[1], all[i])
+    redis.call('DEL', ns .. ':served:' .. all[i], ns .. ':staging:' .. all[i])
+    pruned = pruned + 1
   elseif now - seen <= tonumber(ARGV[8]) then
     live = live + 1
   end

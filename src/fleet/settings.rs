@@ -155,11 +155,24 @@ pub struct FleetSettings {
     pub io_timeout: Duration,
     /// First part of every key (`<prefix>:{<group>}:…`); tests use a unique one each.
     pub key_prefix: String,
+    /// For `rediss://` to a server whose certificate a private CA signed (TencentDB for Redis
+    /// hands out its own): that CA's PEM. `None`: the system's trusted roots.
+    pub tls_ca: Option<CaPem>,
+}
+
+/// A CA certificate in PEM (the config layer reads the file); shown only by its size.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaPem(pub Vec<u8>);
+
+impl fmt::Debug for CaPem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CaPem({} bytes)", self.0.len())
+    }
 }
 
 impl FleetSettings {
     /// Settings with the defaults: barrier timeout 300 s, lease 30 s, heartbeat TTL 60 s,
-    /// retention 24 h, I/O timeout 5 s, key prefix `cdnsync`.
+    /// retention 24 h, I/O timeout 5 s, key prefix `cdnsync`, the system's TLS roots.
     pub fn new(redis_url: &str, group: &str, member: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, FleetError> {
         let s = FleetSettings {
             redis: RedisUrl::parse(redis_url, env)?,
@@ -171,6 +184,7 @@ impl FleetSettings {
             retention: Duration::from_secs(24 * 3600),
             io_timeout: Duration::from_secs(5),
             key_prefix: "cdnsync".to_string(),
+            tls_ca: None,
         };
         s.check()?;
         Ok(s)
@@ -200,6 +214,9 @@ impl FleetSettings {
             if d.is_zero() || d > Duration::from_secs(366 * 86_400) {
                 problems.push(format!("{name} {d:?}: must be more than 0 and at most a year"));
             }
+        }
+        if self.tls_ca.is_some() && !self.redis.is_tls() {
+            problems.push(format!("a TLS CA is set but {} is not rediss://", self.redis));
         }
         if problems.is_empty() {
             Ok(())
@@ -294,8 +311,10 @@ mod tests {
         assert_eq!(s.namespace(), "cdnsync:{www}");
         s.lease = Duration::ZERO;
         s.member = "a\tb".into();
+        s.tls_ca = Some(CaPem(b"-----BEGIN CERTIFICATE-----".to_vec()));
         let e = s.check().unwrap_err().to_string();
-        assert!(e.contains("lease") && e.contains("member \"a\\tb\""), "{e}");
+        assert!(e.contains("lease") && e.contains("member \"a\\tb\"") && e.contains("not rediss://"), "{e}");
+        assert!(format!("{s:?}").contains("CaPem(27 bytes)"));
         assert!(!default_member().is_empty());
     }
 }
