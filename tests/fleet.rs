@@ -544,3 +544,54 @@ async fn rediss_trusts_the_ca_it_is_given_and_nothing_else() {
         assert!(e.is_unavailable() && e.to_string().contains(shown), "{e:?}");
     }
 }
+
+/// Send one command to the test server as a foreign client would (RESP over TCP), return the reply.
+fn raw(port: u16, args: &[&str]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn foreign_or_damaged_data_in_the_key_space() {
+    let Some(r) = Redis::start(&[]) else { return };
+    let c = clock();
+    let a = member(&r, "foreign", "a", &c);
+    a.join(None).await.unwrap();
+    // A claim record someone mangled counts as an expired lease: taken over, never a crash.
+    let it = item(7, 0);
+    assert_eq!(a.claim(std::slice::from_ref(&it)).await.unwrap(), vec![Claim::Mine]);
+    let b = member(&r, "foreign", "b", &c);
+    assert_eq!(
+        raw(
+            r.port,
+            &["EVAL", "for _, k in ipairs(redis.call('KEYS', 'foreign:{www}:c:*')) do redis.call('SET', k, 'garbage') end return 1", "0"]
+        ),
+        ":1\r\n"
+    );
+    assert_eq!(b.claim(std::slice::from_ref(&it)).await.unwrap(), vec![Claim::TakenOver { from: String::new() }]);
+    // Another program's value where the member list should be: a protocol error, not "unavailable".
+    assert_eq!(raw(r.port, &["SET", "foreign:{www}:members", "not a hash"]), "+OK\r\n");
+    let e = a.join(None).await.unwrap_err();
+    assert!(matches!(e, FleetError::Protocol { op: "join", .. }) && !e.is_unavailable(), "{e:?}");
+    assert!(e.to_string().contains("WRONGTYPE"), "{e}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_unavailable_within_the_io_timeout() {
+    // A listener nobody accepts on: the kernel completes the handshake, nothing ever answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut s = settings(&format!("redis://127.0.0.1:{port}"), "silent", "a");
+    s.io_timeout = Duration::from_millis(300);
+    let m = Coordinator::new(s, clock() as Arc<dyn Clock>).unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(10), m.join(None)).await.expect("gave up by itself").unwrap_err();
+    assert!(e.is_unavailable(), "{e:?}");
+    drop(silent);
+}

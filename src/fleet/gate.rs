@@ -78,6 +78,9 @@ impl Coordinator {
     /// For each (path, content) purge: due, held (by which members), or forced past the
     /// barrier timeout. Publish this member's own state first ([`Coordinator::publish_served`]).
     pub async fn due<S: AsRef<str>>(&self, items: &[(S, Content)]) -> Result<DueReport, FleetError> {
+        if items.is_empty() {
+            return Ok(DueReport::default());
+        }
         let now = self.now();
         let mut pipe = redis::pipe();
         for chunk in items.chunks(CHUNK) {
@@ -87,9 +90,6 @@ impl Coordinator {
                 cmd.arg(checked_path(path.as_ref())?).arg(content.short()).arg(content.full());
             }
             pipe.add_command(cmd);
-        }
-        if items.is_empty() {
-            return Ok(DueReport::default());
         }
         let answers = self.link.exec("due", &pipe).await?;
         let mut verdicts = Vec::with_capacity(items.len());
