@@ -60,6 +60,7 @@ mod error;
 pub(crate) mod failpoint;
 #[cfg(feature = "fake")]
 pub mod fake;
+pub mod fleet;
 pub mod model;
 internal_mod!(plan);
 pub mod progress;

@@ -9,6 +9,7 @@ mod credentials;
 mod docs;
 mod encoding;
 mod fake;
+mod fleet;
 mod library;
 mod pipeline;
 mod reliability;
