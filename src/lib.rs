@@ -49,6 +49,7 @@ pub mod plan;
 pub mod scan;
 pub mod state;
 pub mod submit;
+pub mod verify;
 pub mod watch;
 
 use std::sync::Arc;

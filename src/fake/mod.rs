@@ -12,6 +12,7 @@
 //! Its signature checks reuse [`crate::api::sign`], which is pinned independently by Tencent's
 //! official vectors; the fake is never the only witness of signing.
 
+pub mod edge;
 mod http;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
