@@ -14,7 +14,9 @@
 //! - [`api`]: Tencent's wire formats and signing (TC3-HMAC-SHA256, legacy HmacSHA1/256), behind
 //!   the [`api::CdnApi`] trait.
 //! - [`submit`]: drains the outbox: rate limits, retries, quota deferral.
+//! - [`verify`]: check what the CDN serves for purged URLs; wait for the origin before purging.
 //! - [`engine`]: one plan or sync, start to finish.
+//! - [`metrics`]: the watch daemon's `/metrics` and `/healthz`, and systemd notifications.
 //! - [`clock`]: time behind a seam.
 //! - `fake` (feature `fake`): a local emulator of the API for tests and demos.
 //!
@@ -44,6 +46,7 @@ pub mod error;
 pub mod failpoint;
 #[cfg(feature = "fake")]
 pub mod fake;
+pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod scan;
