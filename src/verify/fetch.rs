@@ -12,7 +12,8 @@
 //! - bodies are hashed as they stream and never kept whole: reading stops past `max_body`.
 //!
 //! `connect_to` is reqwest's `resolve` override: the connection goes to the given address while
-//! the URL's host stays in the `Host` header and the TLS SNI (like curl's `--connect-to`). It is
+//! the URL's host stays in the `Host` header and the TLS SNI (like curl's `--connect-to`; a URL
+//! with an explicit port keeps its port, CDN URLs have none). It is
 //! set for every host the fetcher is built for; a URL with any other host (or an IP literal,
 //! which no DNS override can reroute) is refused unsent, so nothing leaks past `connect_to`.
 
@@ -117,11 +118,26 @@ pub struct FetchOptions {
     pub max_body: u64,
     /// Send every request here, keeping Host and SNI.
     pub connect_to: Option<SocketAddr>,
+    /// Go through the proxy `$HTTPS_PROXY`/`$HTTP_PROXY` name (as the API client does). Never
+    /// with `connect_to`, whose point is where the connection goes; not for an origin either.
+    pub proxy: bool,
 }
 
 impl From<&super::Options> for FetchOptions {
     fn from(o: &super::Options) -> Self {
-        FetchOptions { timeout: o.timeout, max_body: o.max_body, connect_to: o.connect_to }
+        FetchOptions { timeout: o.timeout, max_body: o.max_body, connect_to: o.connect_to, proxy: o.connect_to.is_none() }
+    }
+}
+
+impl FetchOptions {
+    /// For asking an origin directly: no proxy, no `connect_to`.
+    pub fn origin(timeout: Duration, max_body: u64) -> FetchOptions {
+        FetchOptions { timeout, max_body, connect_to: None, proxy: false }
+    }
+
+    /// May requests go through an environment proxy? Never with `connect_to`.
+    pub fn uses_proxy(&self) -> bool {
+        self.proxy && self.connect_to.is_none()
     }
 }
 
@@ -148,8 +164,10 @@ impl HttpFetcher {
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
             .user_agent(USER_AGENT)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
+            .redirect(reqwest::redirect::Policy::none());
+        if !opts.uses_proxy() {
+            b = b.no_proxy();
+        }
         let mut routed = None;
         if let Some(addr) = opts.connect_to {
             let mut set = HashSet::new();

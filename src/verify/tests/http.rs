@@ -169,9 +169,20 @@ fn nothing_leaves_connect_to() {
     assert_eq!(edge.requests().len(), 1, "only the routed request was sent");
 }
 
-/// A one-connection-per-request server: HEAD gets `head_status`; GET gets 200 "ok"; `silent`
-/// answers nothing. Serves `n` connections, then stops.
-fn tiny_server(n: usize, head_status: u16, silent: bool) -> (SocketAddr, std::thread::JoinHandle<Vec<String>>) {
+#[test]
+fn connect_to_and_origins_never_go_through_a_proxy() {
+    let addr: SocketAddr = "127.0.0.1:8081".parse().unwrap();
+    let cdn = |connect_to| -> FetchOptions { (&Options { connect_to, ..Options::default() }).into() };
+    assert!(cdn(None).uses_proxy(), "a plain verify goes the way the API client goes");
+    assert!(!cdn(Some(addr)).uses_proxy());
+    assert!(!FetchOptions { proxy: true, ..cdn(Some(addr)) }.uses_proxy(), "connect_to wins over a proxy");
+    assert!(!FetchOptions::origin(Duration::from_secs(1), 1).uses_proxy());
+}
+
+/// A one-connection-per-request server: `reply(method)` is the raw answer, `None` for none at
+/// all (the connection is held open a while). Serves `n` connections, then stops; returns the
+/// methods it saw.
+fn tiny_server(n: usize, reply: fn(&str) -> Option<String>) -> (SocketAddr, std::thread::JoinHandle<Vec<String>>) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let t = std::thread::spawn(move || {
@@ -181,24 +192,34 @@ fn tiny_server(n: usize, head_status: u16, silent: bool) -> (SocketAddr, std::th
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
             let mut buf = [0u8; 4096];
             let k = s.read(&mut buf).unwrap_or(0);
-            let head = String::from_utf8_lossy(&buf[..k]).into_owned();
-            let method = head.split(' ').next().unwrap_or("").to_string();
-            seen.push(method.clone());
-            if silent {
-                std::thread::sleep(Duration::from_millis(800));
-                continue;
+            let method = String::from_utf8_lossy(&buf[..k]).split(' ').next().unwrap_or("").to_string();
+            match reply(&method) {
+                Some(answer) => drop(s.write_all(answer.as_bytes())),
+                None => std::thread::sleep(Duration::from_millis(800)),
             }
-            let status = if method == "HEAD" { head_status } else { 200 };
-            let _ = write!(s, "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            seen.push(method);
         }
         seen
     });
     (addr, t)
 }
 
+fn answer(status: u16, extra: &str) -> Option<String> {
+    Some(format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n{extra}\r\nok"))
+}
+
+#[test]
+fn redirects_are_reported_not_followed() {
+    let (addr, server) = tiny_server(1, |_| answer(301, "Location: http://www.example.com/elsewhere\r\n"));
+    let o = Options { connect_to: Some(addr), requests_per_second: None, ..Options::default() };
+    let s = run(&[Item::new("http://www.example.com/a", "www.example.com", ContentHash::of(b"ok"))], &o);
+    assert_eq!(s.results[0].verdict, Verdict::Error { message: "HTTP 301, redirected to http://www.example.com/elsewhere".into() });
+    assert_eq!(server.join().unwrap(), ["GET"], "one request: the redirect was not followed");
+}
+
 #[test]
 fn a_refused_head_is_asked_again_as_get() {
-    let (addr, server) = tiny_server(2, 405, false);
+    let (addr, server) = tiny_server(2, |m| if m == "HEAD" { answer(405, "") } else { answer(200, "") });
     let o = Options { connect_to: Some(addr), requests_per_second: None, ..Options::default() };
     let s = run(&[Item::new("http://www.example.com/a.html", "www.example.com", ContentHash::of(b"ok")).mode(Mode::Status)], &o);
     assert_eq!(verdicts(&s), ["fresh"]);
@@ -207,7 +228,7 @@ fn a_refused_head_is_asked_again_as_get() {
 
 #[test]
 fn a_silent_server_times_out() {
-    let (addr, server) = tiny_server(1, 200, true);
+    let (addr, server) = tiny_server(1, |_| None);
     let o = Options {
         connect_to: Some(addr),
         timeout: Duration::from_millis(300),

@@ -84,8 +84,7 @@ fn items(origin: &FakeEdge, files: &[(&str, Option<&str>)]) -> Vec<OriginItem> {
 }
 
 fn fetcher() -> HttpFetcher {
-    let o = FetchOptions { timeout: Duration::from_secs(5), max_body: 1 << 20, connect_to: None };
-    HttpFetcher::new(&o, []).unwrap()
+    HttpFetcher::new(&FetchOptions::origin(Duration::from_secs(5), 1 << 20), []).unwrap()
 }
 
 #[test]
