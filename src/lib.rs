@@ -61,6 +61,7 @@ pub(crate) mod failpoint;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod fleet;
+internal_mod!(metrics);
 pub mod model;
 internal_mod!(plan);
 pub mod progress;
@@ -68,6 +69,7 @@ pub mod report;
 internal_mod!(scan);
 internal_mod!(state);
 internal_mod!(submit);
+internal_mod!(verify);
 pub mod watch;
 
 use std::sync::Arc;

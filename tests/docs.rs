@@ -248,7 +248,7 @@ fn every_json_field_is_described() {
     let accepted = site.run(&["--json", "purge", "index.html"]);
     accepted.expect(0);
     // A domain the account does not have: refused for good, with the API's error.
-    let failed = site.run(&["--json", "purge", "https://other.example.org/x"]);
+    let failed = site.run(&["--json", "purge", "--any-host", "https://other.example.org/x"]);
     failed.expect(3);
     assert!(failed.json()["jobs"][0]["error"]["code"].is_string(), "{}", failed.stdout);
 

@@ -97,7 +97,7 @@ impl Redis {
                     return true;
                 }
             }
-            std::thread::sleep(Duration::from_millis(10));
+            crate::util::sleep(Duration::from_millis(10));
         }
         let _ = child.kill();
         panic!("redis-server on port {} did not answer PING", self.port);

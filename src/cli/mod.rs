@@ -118,6 +118,9 @@ pub enum Command {
         /// Only this area [default: each domain's areas]
         #[arg(long, value_enum)]
         area: Option<AreaArg>,
+        /// Allow a full URL whose host is in no [[domain]] (otherwise exit 2, nothing sent)
+        #[arg(long)]
+        any_host: bool,
     },
     /// Prefetch now (same address forms as purge)
     Prefetch {
@@ -126,6 +129,9 @@ pub enum Command {
         /// Only this area [default: each domain's areas]
         #[arg(long, value_enum)]
         area: Option<AreaArg>,
+        /// Allow a full URL whose host is in no [[domain]] (otherwise exit 2, nothing sent)
+        #[arg(long)]
+        any_host: bool,
     },
     /// Tracked files, last deploy, owed jobs (pending / deferred / failed)
     Status {
@@ -270,8 +276,14 @@ fn run_inner(args: &Args) -> Result<u8> {
             out.watch_summary(&summary);
             Ok(0)
         }
-        Command::Purge { targets, dir, area } => adhoc(args, &out, JobKind::PurgeUrls, targets, *dir, *area),
-        Command::Prefetch { targets, area } => adhoc(args, &out, JobKind::PrefetchUrls, targets, false, *area),
+        Command::Purge { targets, dir, area, any_host } => {
+            let req = AdhocRequest { kind: JobKind::PurgeUrls, targets, dir: *dir, area: area.map(Area::from), any_host: *any_host };
+            adhoc(args, &out, &req)
+        }
+        Command::Prefetch { targets, area, any_host } => {
+            let req = AdhocRequest { kind: JobKind::PrefetchUrls, targets, dir: false, area: area.map(Area::from), any_host: *any_host };
+            adhoc(args, &out, &req)
+        }
         Command::Status { tasks } => {
             let cfg = config::load(&config_path(args))?;
             let creds = resolve_credentials(&cfg);
@@ -305,14 +317,13 @@ fn run_inner(args: &Args) -> Result<u8> {
     }
 }
 
-fn adhoc(args: &Args, out: &render::Output, kind: JobKind, targets: &[String], dir: bool, area: Option<AreaArg>) -> Result<u8> {
+fn adhoc(args: &Args, out: &render::Output, req: &AdhocRequest) -> Result<u8> {
     let cfg = config::load(&config_path(args))?;
     let creds = resolve_credentials(&cfg)?;
     let e = engine(args, cfg, creds)?;
-    let req = AdhocRequest { kind, targets, dir, area: area.map(Area::from), any_host: false };
     let progress = render::Bars::new(!args.json && !args.quiet);
-    let report = runtime()?.block_on(e.submit_adhoc(&req, &progress))?;
+    let report = runtime()?.block_on(e.submit_adhoc(req, &progress))?;
     progress.finish();
-    out.report(if kind == JobKind::PrefetchUrls { "prefetch" } else { "purge" }, &report);
+    out.report(if req.kind == JobKind::PrefetchUrls { "prefetch" } else { "purge" }, &report);
     Ok(report.exit_code())
 }

@@ -19,6 +19,7 @@
 //! `http.rs` (HTTP/1.1 on the wire).
 
 mod account;
+pub mod edge;
 mod http;
 pub mod loopback;
 pub mod metadata;
