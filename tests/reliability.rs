@@ -173,3 +173,38 @@ fn requests_in_flight_are_bounded_by_concurrency() {
     assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Overseas).len(), 12);
     assert_eq!(fake.max_in_flight(), 3, "12 slow jobs, concurrency 3");
 }
+
+/// The answer to a purge comes back after `timeout_secs` (the API did the work): the job stays
+/// owed, "maybe sent". The file then changes again. The next, healthy sync must purge the new
+/// bytes: the owed job's task, which its lookup will find, was accepted before the change and
+/// cannot stand for it.
+#[test]
+fn a_change_after_a_maybe_sent_purge_is_purged_again() {
+    use cdnsync::clock::{Clock, SystemClock};
+    let fake = fake();
+    let site = site_with_changes(&fake, 1);
+    site.edit_config("timeout_secs = 5", "timeout_secs = 1");
+    site.edit_config("retry_deadline_secs = 20", "retry_deadline_secs = 1");
+    fake.inject(FaultRule {
+        action: Some("PurgeUrlsCache".into()),
+        fault: Fault::Latency(std::time::Duration::from_millis(1500)),
+        count: 2,
+    });
+    let out = site.run(&["--json", "sync"]);
+    out.expect(1);
+    assert_eq!(out.json()["outbox"]["pending"], 2, "{}", out.stdout);
+    assert_eq!(fake.accepted().len(), 2, "the API took both purges; their answers came too late");
+    site.write("p/0.html", "v3");
+    let changed_ms = SystemClock.now_ms();
+    site.edit_config("retry_deadline_secs = 1", "retry_deadline_secs = 20");
+    site.run(&["sync"]).expect(0);
+    for area in Area::ALL {
+        let after: Vec<_> = fake
+            .accepted()
+            .into_iter()
+            .filter(|a| a.areas == [area] && a.urls.contains(&"https://www.example.com/p/0.html".to_string()) && a.at_ms > changed_ms)
+            .collect();
+        assert_eq!(after.len(), 1, "{area}: one purge accepted after the change: {:?}", fake.accepted());
+    }
+    assert_eq!(site.run(&["--json", "status"]).json()["outbox"]["pending"], 0);
+}

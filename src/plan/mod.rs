@@ -29,7 +29,9 @@ pub struct PlanInput<'a> {
     pub tree: &'a Snapshot,
     /// Remaining quotas and batch sizes (from the API, the cache of its last answer, or the docs).
     pub quota: &'a QuotaBook,
-    /// Jobs already owed (the outbox): their URLs are not planned again, their cost is reserved.
+    /// Jobs already owed (the outbox): their cost is reserved, and their URLs are not planned
+    /// again unless a request of the job may already have reached the API
+    /// ([`covers_new_changes`]).
     pub owed: &'a [Job],
     /// `sync --all`: every file counts as changed and may collapse to directory purges.
     pub all: bool,
@@ -82,12 +84,45 @@ fn first_of_each<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &str) {
     }
 }
 
+/// Does an owed job stand for a change of its URLs found now, so that they need not be planned
+/// again?
+///
+/// The promise is that every change gets a purge (or prefetch) the API accepts *after* the change.
+/// The changes passed to the planner were found by the scan that just ran, so an owed job covers
+/// them only if its request is certain to reach the API from now on. That holds exactly when no
+/// request of it may have reached the API yet (`maybe_sent_unix` unset), whatever its status:
+///
+/// - **pending, never sent** (just planned, or planned by a run killed before sending): it goes out
+///   in this run or a later one, after the change. Covers.
+/// - **pending after a definite failure** (refused connection, HTTP 5xx, throttled, an API error):
+///   a definite answer clears `maybe_sent_unix`; the job is resent later. Covers.
+/// - **pending, maybe sent** (a timeout or a dropped connection after sending, or a kill while the
+///   request was out): its next step is a task lookup, and the task it finds may have been
+///   created before this change. Does **not** cover: the URL is planned again. A duplicate purge
+///   is cheap; a stale page is the failure cdnsync exists to prevent.
+/// - **deferred** (daily quota): it is sent, or looked up, at the reset. Covers unless maybe sent
+///   (a maybe-sent job can be deferred before its lookup when the quota is known to be gone).
+/// - **failed** (refused for good): sent again only with `sync --retry-failed`, after the change;
+///   a refusal is a definite answer, so it is never maybe sent. Covers (and stays reported as
+///   failed, which is what needs fixing).
+/// - **prefetch waiting for its purge** (`WaitingForPurge`): never sent yet. Covers.
+/// - **halves of a job split by the submitter** (batch too large, or only part fits today's
+///   quota): written as new jobs that were never sent; a maybe-sent job is never split. Cover.
+pub fn covers_new_changes(owed: &Job) -> bool {
+    owed.maybe_sent_unix.is_none()
+}
+
 /// Plan the jobs for a set of changes.
 pub fn make_plan(input: &PlanInput) -> Plan {
     let rules = Rules::new(input.domains);
     let mut plan = Plan::default();
-    let owed_urls: HashSet<(JobKind, Area, &str)> =
-        input.owed.iter().flat_map(|j| j.urls.iter().map(move |u| (j.kind, j.area, u.as_str()))).collect();
+    // URLs owed by jobs that will certainly be sent after this change (see `covers_new_changes`).
+    let owed_urls: HashSet<(JobKind, Area, &str)> = input
+        .owed
+        .iter()
+        .filter(|j| covers_new_changes(j))
+        .flat_map(|j| j.urls.iter().map(move |u| (j.kind, j.area, u.as_str())))
+        .collect();
     // What is left of each quota once the owed jobs are sent.
     let mut left: BTreeMap<String, u64> = BTreeMap::new();
     for kind in [JobKind::PurgeUrls, JobKind::PurgePaths, JobKind::PrefetchUrls] {
@@ -230,7 +265,7 @@ fn batch_size(input: &PlanInput, kind: JobKind, area: Area) -> u64 {
 mod tests {
     use super::*;
     use crate::config;
-    use crate::model::{ContentHash, FileMeta};
+    use crate::model::{ContentHash, FileMeta, JobStatus};
 
     fn cfg(extra: &str) -> config::Config {
         config::test_config(&format!("prefetch = [\"**/index.html\"]\n{extra}"))
@@ -357,6 +392,51 @@ mod tests {
         let second = make_plan(&input(&c, &changes, &t, &q, &owed));
         assert!(second.jobs.iter().all(|j| j.area == Area::Overseas), "{:?}", second.jobs);
         assert_eq!(second.quota_before["purge_urls/mainland"], 10_000 - 2);
+    }
+
+    /// Every owed state, one line each: does it stand for a change of its URL found now?
+    #[test]
+    fn an_owed_url_is_planned_again_when_its_job_may_have_reached_the_api() {
+        let c = config::test_config("prefetch = [\"**/*.html\"]\n");
+        let t = tree(&["a.html"]);
+        let changes = ChangeSet { modified: vec!["a.html".into()], ..Default::default() };
+        let q = QuotaBook::documented_v3();
+        let first = make_plan(&input(&c, &changes, &t, &q, &[]));
+        let purge = first.jobs.iter().find(|j| j.kind == JobKind::PurgeUrls && j.area == Area::Mainland).unwrap().clone();
+        let prefetch = first.jobs.iter().find(|j| j.kind == JobKind::PrefetchUrls && j.area == Area::Mainland).unwrap().clone();
+        let with = |j: &Job, status: JobStatus, maybe_sent: Option<i64>, code: Option<&str>| {
+            let mut j = j.clone();
+            j.status = status;
+            j.maybe_sent_unix = maybe_sent;
+            j.error = code.map(|c| crate::model::JobError { code: c.into(), message: String::new() });
+            j
+        };
+        let cases = [
+            ("pending, never sent", with(&purge, JobStatus::Pending, None, None), true),
+            ("pending after a definite failure", with(&purge, JobStatus::Pending, None, Some("HTTP503")), true),
+            ("pending, maybe sent", with(&purge, JobStatus::Pending, Some(1_699_999_990), Some("Network")), false),
+            ("deferred", with(&purge, JobStatus::Deferred, None, Some("QuotaExhausted")), true),
+            ("deferred, maybe sent", with(&purge, JobStatus::Deferred, Some(1_699_999_990), Some("QuotaExhausted")), false),
+            ("failed", with(&purge, JobStatus::Failed, None, Some("InvalidParameter")), true),
+            ("prefetch waiting for its purge", with(&prefetch, JobStatus::Pending, None, Some("WaitingForPurge")), true),
+            ("prefetch, maybe sent", with(&prefetch, JobStatus::Pending, Some(1_699_999_990), None), false),
+        ];
+        for (what, owed, covers) in cases {
+            assert_eq!(covers_new_changes(&owed), covers, "{what}");
+            let p = make_plan(&input(&c, &changes, &t, &q, std::slice::from_ref(&owed)));
+            let replanned = p.jobs.iter().any(|j| j.kind == owed.kind && j.area == Area::Mainland && j.urls == owed.urls);
+            assert_eq!(replanned, !covers, "{what}: {:?}", p.jobs);
+            // The other area owes nothing: always planned.
+            assert!(p.jobs.iter().any(|j| j.kind == owed.kind && j.area == Area::Overseas), "{what}");
+            // Reserved either way: the owed job will still be sent (or looked up).
+            assert_eq!(p.quota_before[&QuotaBook::key(owed.kind, Area::Mainland)], q.get(owed.kind, Area::Mainland).unwrap().available - 1);
+        }
+        // The halves of a split are new jobs, never sent: they cover.
+        let mut two = purge.clone();
+        two.urls.push("https://www.example.com/b.html".into());
+        let half = Job { id: "x".into(), urls: vec![two.urls[0].clone()], maybe_sent_unix: None, status: JobStatus::Pending, ..two };
+        let p = make_plan(&input(&c, &changes, &t, &q, &[half]));
+        assert!(!p.jobs.iter().any(|j| j.kind == JobKind::PurgeUrls && j.area == Area::Mainland), "{:?}", p.jobs);
     }
 
     #[test]
