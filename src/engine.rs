@@ -210,9 +210,10 @@ impl<A: CdnApi> Engine<A> {
         let (held, mut to_send): (Vec<Job>, Vec<Job>) = owed.into_iter().partition(|j| j.status == JobStatus::Failed && !opts.retry_failed);
         to_send.extend(new_jobs);
         let ledger = Ledger::new(&self.config.state_dir);
-        let submitter = self.submitter(&outbox, progress, !to_send.is_empty(), &ledger);
+        let history = self.history();
+        let submitter = self.submitter(&outbox, progress, !to_send.is_empty(), &ledger, &history);
         let done = submitter.run(to_send, Some(quota)).await?;
-        self.history().record(&done)?;
+        history.record(&done)?;
         let tasks_finished = match opts.wait {
             Some(limit) => {
                 let accepted: Vec<&Job> = done.iter().filter(|j| j.status == JobStatus::Accepted).collect();
@@ -308,7 +309,14 @@ impl<A: CdnApi> Engine<A> {
         Ok(())
     }
 
-    fn submitter<'s>(&'s self, outbox: &'s Outbox, progress: &'s dyn Progress, any_jobs: bool, ledger: &'s Ledger) -> Submitter<'s, A> {
+    fn submitter<'s>(
+        &'s self,
+        outbox: &'s Outbox,
+        progress: &'s dyn Progress,
+        any_jobs: bool,
+        ledger: &'s Ledger,
+        history: &'s History,
+    ) -> Submitter<'s, A> {
         let l = &self.config.limits;
         let v2 = self.config.provider.api == Api::V2;
         let opts = SubmitOptions {
@@ -323,8 +331,7 @@ impl<A: CdnApi> Engine<A> {
             ..SubmitOptions::default()
         };
         // Only an ambiguous job's lookup needs them; a run with nothing to send skips the read.
-        let known_tasks =
-            if any_jobs { self.history().recent().into_iter().filter_map(|j| j.task_id).collect() } else { Default::default() };
+        let known_tasks = if any_jobs { history.taken() } else { Default::default() };
         Submitter {
             api: &self.api,
             clock: self.clock.clone(),
@@ -332,6 +339,7 @@ impl<A: CdnApi> Engine<A> {
             opts,
             progress,
             known_tasks,
+            history: Some(history),
             requests: Default::default(),
             limits: self.limits.clone(),
             ledger: v2.then_some(ledger),
@@ -350,9 +358,10 @@ impl<A: CdnApi> Engine<A> {
         outbox.put(&jobs)?;
         let quota = self.fresh_quota().await.ok().flatten();
         let ledger = Ledger::new(&self.config.state_dir);
-        let submitter = self.submitter(&outbox, progress, true, &ledger);
+        let history = self.history();
+        let submitter = self.submitter(&outbox, progress, true, &ledger, &history);
         let done = submitter.run(jobs, quota).await?;
-        self.history().record(&done)?;
+        history.record(&done)?;
         let remaining = outbox.load()?;
         Ok(Report {
             jobs: self.reports(&done),

@@ -139,3 +139,28 @@ fn two_syncs_at_once_one_waits_and_state_stays_intact() {
     site.run(&["plan"]).expect(0);
     assert_eq!(holder.finish().0, 0);
 }
+
+/// A job accepted just before a kill is gone from the outbox but not yet in `history.json`. The
+/// file changes again, and the new purge's request is lost on its way (the API never saw it):
+/// its lookup must not take the earlier job's task, created before the change, for its own.
+#[test]
+fn a_lookup_after_a_kill_never_claims_the_task_of_a_job_accepted_before_the_change() {
+    use cdnsync::clock::{Clock, SystemClock};
+    let fake = fake();
+    let site = TempSite::new(&fake, "", "");
+    site.edit_config("areas = [\"mainland\", \"overseas\"]", "areas = [\"mainland\"]");
+    site.write("a.html", "v1");
+    site.run(&["sync"]).expect(0);
+    site.write("a.html", "v2");
+    let mut run = site.spawn(&["sync"], &[("CDNSYNC_FAILPOINT", "job-accepted")]);
+    run.wait_for_line("failpoint job-accepted");
+    run.kill();
+    assert_eq!(fake.accepted().len(), 1, "killed once the purge was accepted");
+    site.write("a.html", "v3");
+    let changed_ms = SystemClock.now_ms();
+    fake.inject(FaultRule { action: Some("PurgeUrlsCache".into()), fault: Fault::Drop, count: 1 });
+    site.run(&["sync"]).expect(0);
+    assert!(fake.requests().iter().any(|r| r.action == "DescribePurgeTasks"), "the dropped purge was looked up");
+    let after = fake.accepted().into_iter().filter(|a| a.urls == ["https://www.example.com/a.html"] && a.at_ms > changed_ms).count();
+    assert_eq!(after, 1, "a purge accepted after the change: {:?}", fake.accepted());
+}

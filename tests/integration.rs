@@ -2,6 +2,7 @@
 
 mod util;
 
+mod chaos;
 mod cli;
 mod config_errors;
 mod crash;

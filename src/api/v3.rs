@@ -140,6 +140,25 @@ fn task_query(job: &Job, mut fields: Value) -> Value {
     fields
 }
 
+/// The tasks of a Describe*Tasks page that carry `url`, newest first whatever order the page
+/// is in (`CreateTime` is "YYYY-MM-DD hh:mm:ss", which sorts as text; equal times keep the page's
+/// order).
+pub fn candidate_tasks(logs: &[Value], url: &str) -> Vec<String> {
+    let mut found: Vec<(&str, &str)> = Vec::new();
+    for l in logs {
+        if l.get("Url").and_then(Value::as_str) != Some(url) {
+            continue;
+        }
+        if let Some(t) = l.get("TaskId").and_then(Value::as_str) {
+            if !found.iter().any(|(_, c)| *c == t) {
+                found.push((l.get("CreateTime").and_then(Value::as_str).unwrap_or(""), t));
+            }
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(a.0));
+    found.into_iter().map(|(_, t)| t.to_string()).collect()
+}
+
 impl CdnApi for V3Client {
     fn action(&self, kind: JobKind, _area: Area) -> &'static str {
         action(kind)
@@ -180,27 +199,21 @@ impl CdnApi for V3Client {
     async fn find_tasks(&self, job: &Job, since_unix: i64) -> Result<Vec<String>, Failure> {
         let Some(first) = job.urls.first() else { return Ok(Vec::new()) };
         let now = self.clock.now_unix();
+        // From the second the request was sent, not earlier: a task created before it cannot be
+        // this job's, and may predate the change the job was planned for. (A clock running ahead
+        // of Tencent's may then miss the job's own task: it is resent, a duplicate purge, which
+        // is cheap; claiming an older task would leave a stale page.)
         let q = task_query(
             job,
             json!({
-                "StartTime": clock::datetime(since_unix - 60, clock::CST_OFFSET_SECS),
+                "StartTime": clock::datetime(since_unix, clock::CST_OFFSET_SECS),
                 "EndTime": clock::datetime(now + 60, clock::CST_OFFSET_SECS),
                 "Keyword": first,
             }),
         );
         let logs = self.purge_logs(job, q).await?;
         // A candidate task must carry this URL; confirm it carries every URL of the job.
-        let mut candidates: Vec<String> = Vec::new();
-        for l in &logs {
-            if l.get("Url").and_then(Value::as_str) != Some(first.as_str()) {
-                continue;
-            }
-            if let Some(t) = l.get("TaskId").and_then(Value::as_str) {
-                if !candidates.iter().any(|c| c == t) {
-                    candidates.push(t.to_string());
-                }
-            }
-        }
+        let candidates = candidate_tasks(&logs, first);
         let mut found = Vec::new();
         for task in candidates {
             let logs = self.purge_logs(job, task_query(job, json!({"TaskId": task}))).await?;
@@ -233,6 +246,20 @@ mod tests {
         assert_eq!(err.class(), super::super::Class::Permanent);
         assert!(matches!(parse_envelope(200, b"<html>"), Err(Failure::Decode { .. })));
         assert!(matches!(parse_envelope(502, b"<html>"), Err(Failure::Http { status: 502, .. })));
+    }
+
+    #[test]
+    fn lookup_candidates_carry_the_url_newest_first() {
+        let logs: Vec<Value> = serde_json::from_str(
+            r#"[{"TaskId": "old", "Url": "https://h/a", "CreateTime": "2024-03-01 10:00:00"},
+                {"TaskId": "other", "Url": "https://h/b", "CreateTime": "2024-03-01 10:00:09"},
+                {"TaskId": "new", "Url": "https://h/a", "CreateTime": "2024-03-01 10:00:05"},
+                {"TaskId": "old", "Url": "https://h/a", "CreateTime": "2024-03-01 10:00:00"},
+                {"Url": "https://h/a"}, {"TaskId": 7, "Url": "https://h/a"}]"#,
+        )
+        .unwrap();
+        assert_eq!(candidate_tasks(&logs, "https://h/a"), ["new", "old"]);
+        assert!(candidate_tasks(&logs, "https://h/c").is_empty());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::clock::{next_quota_reset, Clock};
 use crate::error::Result;
 use crate::model::{new_job_id, Job, JobError, JobStatus, QuotaBook};
 use crate::progress::Progress;
+use crate::state::history::History;
 use crate::state::ledger::Ledger;
 use crate::state::outbox::Outbox;
 use ratelimit::{RateLimit, Ticket};
@@ -88,8 +89,10 @@ pub struct Submitter<'a, A: CdnApi> {
     pub opts: SubmitOptions,
     /// Progress observer.
     pub progress: &'a dyn Progress,
-    /// Task IDs of jobs already accepted (from `history.json`).
+    /// Task IDs of jobs already accepted (`history.json` and `accepted.log`).
     pub known_tasks: HashSet<String>,
+    /// Where each accepted task is noted, durably, before its job leaves the outbox.
+    pub history: Option<&'a History>,
     /// Requests sent so far (submissions and task lookups), for the summary.
     pub requests: std::sync::atomic::AtomicUsize,
     /// The rate limit of each action, shared by every run of one engine (so that watch mode's
@@ -431,6 +434,11 @@ impl<A: CdnApi> Submitter<'_, A> {
         job.task_id = task_id;
         job.error = None;
         job.maybe_sent_unix = None;
+        // Known as taken before the job is gone, so that a kill from here on cannot let a later
+        // lookup claim this task for another job.
+        if let (Some(h), Some(t)) = (self.history, &job.task_id) {
+            h.note_accepted(t, self.clock.now_unix())?;
+        }
         self.outbox.remove(&job.id)?;
         if let Some(l) = self.ledger {
             // Only an estimate of today's use: a failed write must not fail an accepted job.
