@@ -214,6 +214,7 @@ impl<A: CdnApi> Engine<A> {
         let submitter = self.submitter(&outbox, progress, !to_send.is_empty(), &ledger, &history);
         let done = submitter.run(to_send, Some(quota)).await?;
         history.record(&done)?;
+        warnings.extend(submitter.warnings());
         let tasks_finished = match opts.wait {
             Some(limit) => {
                 let accepted: Vec<&Job> = done.iter().filter(|j| j.status == JobStatus::Accepted).collect();
@@ -340,6 +341,7 @@ impl<A: CdnApi> Engine<A> {
             progress,
             known_tasks,
             history: Some(history),
+            lookups_refused: Default::default(),
             requests: Default::default(),
             limits: self.limits.clone(),
             ledger: v2.then_some(ledger),
@@ -365,6 +367,7 @@ impl<A: CdnApi> Engine<A> {
         let remaining = outbox.load()?;
         Ok(Report {
             jobs: self.reports(&done),
+            warnings: submitter.warnings(),
             outbox: OutboxCounts::of(&remaining),
             requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
             ..Report::default()

@@ -127,6 +127,13 @@ impl CdnApi for AnyApi {
             AnyApi::V2(c) => c.find_tasks(job, since_unix).await,
         }
     }
+
+    fn lookup_action(&self, kind: JobKind) -> Option<&'static str> {
+        match self {
+            AnyApi::V3(c) => c.lookup_action(kind),
+            AnyApi::V2(c) => c.lookup_action(kind),
+        }
+    }
 }
 
 /// Build the API client a config asks for, with the given credentials and clock.

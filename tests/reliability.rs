@@ -208,3 +208,29 @@ fn a_change_after_a_maybe_sent_purge_is_purged_again() {
     }
     assert_eq!(site.run(&["--json", "status"]).json()["outbox"]["pending"], 0);
 }
+
+/// A least-privilege key may purge but not list tasks (no `cdn:DescribePurgeTasks`). A purge whose
+/// answer was lost cannot be looked up: it is resent at once (not retried as if the refusal were
+/// transient), with a warning naming the permission that would avoid spending quota twice.
+#[test]
+fn a_refused_task_lookup_resends_and_names_the_missing_permission() {
+    let fake = fake_with(|c| c.denied_actions = vec!["DescribePurgeTasks".into()]);
+    let site = site_with_changes(&fake, 2);
+    site.edit_config("retry_deadline_secs = 20", "retry_deadline_secs = 3");
+    fake.inject(FaultRule { action: Some("PurgeUrlsCache".into()), fault: Fault::AcceptThenDrop, count: 2 });
+    let out = site.run(&["--json", "sync"]);
+    out.expect(0);
+    let j = out.json();
+    assert_eq!(j["outbox"]["pending"], 0, "{j}");
+    let warnings = j["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "one warning for both jobs: {j}");
+    let w = warnings[0].as_str().unwrap();
+    assert!(w.contains("cdn:DescribePurgeTasks") && w.contains("2 job(s)") && w.contains("twice"), "{w}");
+    assert!(out.stderr.contains("cdn:DescribePurgeTasks"), "{}", out.stderr);
+    let lookups = fake.requests().iter().filter(|r| r.action == "DescribePurgeTasks").count();
+    assert_eq!(lookups, 1, "a refused lookup is not asked again in the same run");
+    for area in Area::ALL {
+        let n = fake.accepted().iter().filter(|a| a.areas == [area] && a.action == "PurgeUrlsCache").count();
+        assert_eq!(n, 2, "{area}: accepted twice (the lost answer, then the resend)");
+    }
+}

@@ -217,6 +217,13 @@ pub trait CdnApi: Send + Sync {
     /// carry every URL of the job, newest first. Empty when none was found (or the API cannot
     /// tell: then the job is resent). The caller skips tasks it already knows as another job's.
     fn find_tasks(&self, job: &Job, since_unix: i64) -> impl Future<Output = Result<Vec<String>, Failure>> + Send;
+
+    /// The action [`CdnApi::find_tasks`] calls for a job of `kind` (its CAM permission is
+    /// `cdn:` and the name), for the advice given when a key may not call it; `None` when the API
+    /// has no task query.
+    fn lookup_action(&self, _kind: JobKind) -> Option<&'static str> {
+        None
+    }
 }
 
 #[cfg(test)]

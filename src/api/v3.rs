@@ -119,12 +119,17 @@ impl V3Client {
     }
 
     async fn purge_logs(&self, job: &Job, query: Value) -> Result<Vec<Value>, Failure> {
-        let (action, list) = match job.kind {
-            JobKind::PrefetchUrls => ("DescribePushTasks", "PushLogs"),
-            _ => ("DescribePurgeTasks", "PurgeLogs"),
-        };
+        let (action, list) = tasks_action(job.kind);
         let resp = self.call(action, &query).await?;
         Ok(resp.get(list).and_then(Value::as_array).cloned().unwrap_or_default())
+    }
+}
+
+/// The Describe*Tasks action listing the tasks of `kind`, and the list its answer holds.
+fn tasks_action(kind: JobKind) -> (&'static str, &'static str) {
+    match kind {
+        JobKind::PrefetchUrls => ("DescribePushTasks", "PushLogs"),
+        JobKind::PurgeUrls | JobKind::PurgePaths => ("DescribePurgeTasks", "PurgeLogs"),
     }
 }
 
@@ -194,6 +199,10 @@ impl CdnApi for V3Client {
         } else {
             TaskState::Processing
         }))
+    }
+
+    fn lookup_action(&self, kind: JobKind) -> Option<&'static str> {
+        Some(tasks_action(kind).0)
     }
 
     async fn find_tasks(&self, job: &Job, since_unix: i64) -> Result<Vec<String>, Failure> {

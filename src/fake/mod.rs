@@ -92,6 +92,10 @@ pub struct FakeConfig {
     /// When set, `GET /origin/PATH` serves files from this folder: the site's origin, for
     /// fetching a published manifest (`manifest_url`).
     pub origin_dir: Option<std::path::PathBuf>,
+    /// API 3.0 actions this key may not call, as a CAM policy without them would have it
+    /// (e.g. `DescribePurgeTasks` for a key that may purge but not list tasks): answered
+    /// `UnauthorizedOperation.CdnCamUnauthorized`.
+    pub denied_actions: Vec<String>,
 }
 
 impl Default for FakeConfig {
@@ -109,6 +113,7 @@ impl Default for FakeConfig {
             seed: 1,
             clock: Arc::new(SystemClock),
             origin_dir: None,
+            denied_actions: Vec::new(),
         }
     }
 }

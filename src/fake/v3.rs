@@ -93,6 +93,9 @@ fn handle(acct: &mut Account, req: &HttpRequest, action: &str) -> Answer {
 
 fn answer(acct: &mut Account, req: &HttpRequest, action: &str) -> Outcome {
     verify(acct, req, SERVICE, VERSION).map_err(|(code, message)| refuse(code, message, 0))?;
+    if acct.cfg.denied_actions.iter().any(|a| a == action) {
+        return Err(refuse("UnauthorizedOperation.CdnCamUnauthorized", format!("this key is not allowed cdn:{action} (CAM)"), 0));
+    }
     let rate = acct.cfg.rate_per_sec;
     if !acct.rate_ok(format!("v3/{action}"), 1000, rate) {
         return Err(refuse("RequestLimitExceeded", format!("more than {rate} requests a second"), 0));

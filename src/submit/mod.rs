@@ -100,6 +100,9 @@ pub struct Submitter<'a, A: CdnApi> {
     pub limits: RateLimits,
     /// Where accepted jobs are counted when the API has no quota query (legacy v2).
     pub ledger: Option<&'a Ledger>,
+    /// Task lookups the API refused for good, by lookup action: how many jobs, and the first
+    /// refusal (see [`Self::warnings`]).
+    pub lookups_refused: Mutex<std::collections::BTreeMap<String, (usize, Failure)>>,
 }
 
 /// Rate limits by action (see [`ratelimit`]).
@@ -275,7 +278,13 @@ impl<A: CdnApi> Submitter<'_, A> {
                 }
             }
             if let Some(since) = job.maybe_sent_unix {
-                // The last request may have been accepted: look before sending again.
+                // The last request may have been accepted: look before sending again (unless
+                // the API already refused this run's lookups of this kind: it will again).
+                if let Some(f) = self.refused_before(&job) {
+                    self.lookup_refused(&job, &f);
+                    job.maybe_sent_unix = None;
+                    continue;
+                }
                 let ticket = self.rate_wait("Describe").await;
                 self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let found = self.api.find_tasks(&job, since).await;
@@ -291,6 +300,12 @@ impl<A: CdnApi> Submitter<'_, A> {
                             out.push(job);
                             return Ok(out);
                         }
+                        job.maybe_sent_unix = None;
+                    }
+                    Err(f) if f.class() == Class::Permanent => {
+                        // The API will not say (a key that may purge but not list tasks, say):
+                        // asking again changes nothing. Resend, and say what would avoid it.
+                        self.lookup_refused(&job, &f);
                         job.maybe_sent_unix = None;
                     }
                     Err(f) => {
@@ -385,6 +400,34 @@ impl<A: CdnApi> Submitter<'_, A> {
                 }
             }
         }
+    }
+
+    /// The refusal of an earlier lookup of the same action in this run, if there was one.
+    fn refused_before(&self, job: &Job) -> Option<Failure> {
+        let action = self.api.lookup_action(job.kind)?;
+        self.lookups_refused.lock().expect("lookups refused").get(action).map(|(_, f)| f.clone())
+    }
+
+    fn lookup_refused(&self, job: &Job, f: &Failure) {
+        let action = self.api.lookup_action(job.kind).unwrap_or("the task lookup").to_string();
+        tracing::debug!(job = %job.id, error = %f, "{action} refused; resending");
+        let mut refused = self.lookups_refused.lock().expect("lookups refused");
+        refused.entry(action).or_insert_with(|| (0, f.clone())).0 += 1;
+    }
+
+    /// What the run should warn about: task lookups the API refused (the jobs concerned were
+    /// resent, and may have spent their quota twice).
+    pub fn warnings(&self) -> Vec<String> {
+        let refused = self.lookups_refused.lock().expect("lookups refused");
+        refused
+            .iter()
+            .map(|(action, (jobs, f))| {
+                format!(
+                    "{action} was refused ({f}): cdnsync cannot tell whether an earlier request of {jobs} job(s) reached the API, \
+                     so it sent them again and their quota may be spent twice; allow cdn:{action} for this key to avoid that"
+                )
+            })
+            .collect()
     }
 
     fn child(&self, shared: &Mutex<Shared>, parent: &Job, urls: Vec<String>) -> Job {
