@@ -11,6 +11,7 @@ mod docs;
 mod encoding;
 mod fake;
 mod fleet;
+mod hostile;
 mod library;
 mod pipeline;
 mod reliability;

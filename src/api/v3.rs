@@ -39,10 +39,13 @@ pub fn job_body(job: &Job) -> Value {
     }
 }
 
-/// Unwrap `{"Response": {...}}`: the inner object, or the API's error.
+/// Unwrap `{"Response": {...}}`: the inner object, or the API's error. Every answer of the API
+/// carries a `RequestId`; a "success" without one was not written by the API (a proxy, a
+/// captive portal, a broken gateway) and is not taken for one: with HTTP 200 it is ambiguous
+/// ([`Failure::Decode`]), so a submission is looked up, not counted as accepted.
 pub fn parse_envelope(status: u16, body: &[u8]) -> Result<Value, Failure> {
-    let v = super::json_answer(status, body)?;
-    let Some(resp) = v.get("Response").cloned() else {
+    let mut v = super::json_answer(status, body)?;
+    let Some(resp) = v.get_mut("Response").filter(|r| r.is_object()).map(Value::take) else {
         return Err(super::unexpected(status, body, "no Response object"));
     };
     let request_id = resp.get("RequestId").and_then(Value::as_str).map(str::to_string);
@@ -57,15 +60,36 @@ pub fn parse_envelope(status: u16, body: &[u8]) -> Result<Value, Failure> {
     if status != 200 {
         return Err(super::unexpected(status, body, ""));
     }
+    if request_id.is_none_or(|r| r.is_empty()) {
+        return Err(super::unexpected(status, body, "a Response without RequestId"));
+    }
     Ok(resp)
 }
 
+/// The `TaskId` of a submission's answer: without one the API cannot be said to have accepted
+/// anything, so the answer is ambiguous (the task is looked up before anything is resent).
+pub fn task_id(resp: &Value) -> Result<String, Failure> {
+    match resp.get("TaskId").and_then(Value::as_str) {
+        Some(t) if !t.is_empty() => Ok(t.to_string()),
+        _ => Err(Failure::Decode { message: "a success answer without TaskId".into() }),
+    }
+}
+
+/// The list `name` of an answer (`UrlPurge`, `PurgeLogs`, …): an answer without it is not one
+/// the action gives.
+fn list<'a>(resp: &'a Value, name: &str) -> Result<&'a Vec<Value>, Failure> {
+    resp.get(name).and_then(Value::as_array).ok_or_else(|| Failure::Decode { message: format!("an answer without the {name} list") })
+}
+
 /// Read `UrlPurge` / `PathPurge` / `UrlPush` lists into a quota book.
-pub fn parse_quota(book: &mut QuotaBook, kind: JobKind, list: Option<&Value>) {
-    for e in list.and_then(Value::as_array).into_iter().flatten() {
+pub fn parse_quota(book: &mut QuotaBook, kind: JobKind, list: &[Value]) {
+    for e in list {
         let Some(area) = e.get("Area").and_then(Value::as_str).and_then(Area::parse) else { continue };
-        let n = |k: &str| e.get(k).and_then(Value::as_i64).unwrap_or(0).max(0) as u64;
-        book.set(kind, area, QuotaEntry { batch: n("Batch"), total: n("Total"), available: n("Available") });
+        // An entry without its numbers says nothing: the documented (or last known) one stays,
+        // rather than a missing `Available` reading as a used-up quota.
+        let n = |k: &str| e.get(k).and_then(Value::as_u64);
+        let (Some(batch), Some(total), Some(available)) = (n("Batch"), n("Total"), n("Available")) else { continue };
+        book.set(kind, area, QuotaEntry { batch, total, available });
     }
 }
 
@@ -119,9 +143,13 @@ impl V3Client {
     }
 
     async fn purge_logs(&self, job: &Job, query: Value) -> Result<Vec<Value>, Failure> {
-        let (action, list) = tasks_action(job.kind);
-        let resp = self.call(action, &query).await?;
-        Ok(resp.get(list).and_then(Value::as_array).cloned().unwrap_or_default())
+        let (action, name) = tasks_action(job.kind);
+        let mut resp = self.call(action, &query).await?;
+        list(&resp, name)?;
+        Ok(match resp.get_mut(name).map(Value::take) {
+            Some(Value::Array(logs)) => logs,
+            _ => Vec::new(),
+        })
     }
 }
 
@@ -171,16 +199,16 @@ impl CdnApi for V3Client {
 
     async fn submit(&self, job: &Job) -> Result<Accepted, Failure> {
         let resp = self.call(action(job.kind), &job_body(job)).await?;
-        Ok(Accepted { task_id: resp.get("TaskId").and_then(Value::as_str).map(str::to_string) })
+        Ok(Accepted { task_id: Some(task_id(&resp)?) })
     }
 
     async fn quota(&self) -> Result<Option<QuotaBook>, Failure> {
         let mut book = QuotaBook::documented_v3();
         let purge = self.call("DescribePurgeQuota", &json!({})).await?;
-        parse_quota(&mut book, JobKind::PurgeUrls, purge.get("UrlPurge"));
-        parse_quota(&mut book, JobKind::PurgePaths, purge.get("PathPurge"));
+        parse_quota(&mut book, JobKind::PurgeUrls, list(&purge, "UrlPurge")?);
+        parse_quota(&mut book, JobKind::PurgePaths, list(&purge, "PathPurge")?);
         let push = self.call("DescribePushQuota", &json!({})).await?;
-        parse_quota(&mut book, JobKind::PrefetchUrls, push.get("UrlPush"));
+        parse_quota(&mut book, JobKind::PrefetchUrls, list(&push, "UrlPush")?);
         book.read_unix = Some(self.clock.now_unix());
         Ok(Some(book))
     }
@@ -257,6 +285,31 @@ mod tests {
         assert!(matches!(parse_envelope(502, b"<html>"), Err(Failure::Http { status: 502, .. })));
     }
 
+    /// A "success" the API did not write is ambiguous with HTTP 200 (a submission is then looked
+    /// up), never an acceptance.
+    #[test]
+    fn a_success_without_request_id_or_task_id_is_not_one() {
+        for body in [
+            &br#"{"Response": {"TaskId": "t1"}}"#[..],
+            br#"{"Response": {"TaskId": "t1", "RequestId": ""}}"#,
+            br#"{"Response": {"TaskId": "t1", "RequestId": 7}}"#,
+            br#"{"Response": "ok"}"#,
+            br#"{"Response": null}"#,
+            br#"[]"#,
+        ] {
+            let err = parse_envelope(200, body).unwrap_err();
+            assert!(matches!(err, Failure::Decode { .. }), "{}: {err:?}", String::from_utf8_lossy(body));
+            assert_eq!(err.class(), super::super::Class::Ambiguous);
+        }
+        assert!(matches!(parse_envelope(503, br#"{"Response": {"TaskId": "t1"}}"#), Err(Failure::Http { status: 503, .. })));
+        for resp in [json!({"RequestId": "r"}), json!({"TaskId": "", "RequestId": "r"}), json!({"TaskId": 12, "RequestId": "r"})] {
+            let err = task_id(&resp).unwrap_err();
+            assert_eq!(err.class(), super::super::Class::Ambiguous, "{resp}");
+            assert!(err.to_string().contains("TaskId"), "{err}");
+        }
+        assert_eq!(task_id(&json!({"TaskId": "t1", "RequestId": "r"})).unwrap(), "t1");
+    }
+
     #[test]
     fn lookup_candidates_carry_the_url_newest_first() {
         let logs: Vec<Value> = serde_json::from_str(
@@ -276,12 +329,15 @@ mod tests {
         let resp: Value = serde_json::from_str(
             r#"{"UrlPurge": [{"Batch": 1000, "Total": 10000, "Available": 9990, "Area": "mainland"},
                              {"Batch": 1000, "Total": 10000, "Available": 10000, "Area": "overseas"}],
-                "PathPurge": [{"Batch": 500, "Total": 100, "Available": 0, "Area": "mainland"}]}"#,
+                "PathPurge": [{"Batch": 500, "Total": 100, "Available": 0, "Area": "mainland"},
+                              {"Batch": 500, "Total": 100, "Area": "overseas"},
+                              {"Batch": 500, "Total": 100, "Available": -3, "Area": "overseas"}]}"#,
         )
         .unwrap();
         let mut b = QuotaBook::default();
-        parse_quota(&mut b, JobKind::PurgeUrls, resp.get("UrlPurge"));
-        parse_quota(&mut b, JobKind::PurgePaths, resp.get("PathPurge"));
+        parse_quota(&mut b, JobKind::PurgeUrls, list(&resp, "UrlPurge").unwrap());
+        parse_quota(&mut b, JobKind::PurgePaths, list(&resp, "PathPurge").unwrap());
+        assert!(matches!(list(&resp, "UrlPush"), Err(Failure::Decode { .. })));
         assert_eq!(b.get(JobKind::PurgeUrls, Area::Mainland).unwrap().available, 9990);
         assert_eq!(b.get(JobKind::PurgePaths, Area::Mainland).unwrap().available, 0);
         assert!(b.get(JobKind::PurgePaths, Area::Overseas).is_none());

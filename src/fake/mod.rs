@@ -45,6 +45,9 @@ pub enum Fault {
     Latency(Duration),
     /// Answer with this HTTP status and a non-API body.
     Http(u16),
+    /// Answer with this HTTP status and this body, without acting on the request (what a proxy
+    /// or a broken gateway might send: a "success" without `TaskId` or `RequestId`, say).
+    Reply(u16, String),
     /// Answer with this API 3.0 error code (v2: `code` 6000 for InternalError*, 4400 for limits).
     ApiError(String),
     /// Close the connection without reading further or answering.

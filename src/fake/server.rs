@@ -260,6 +260,10 @@ fn api_reply(s: &mut Shared, api: &Api, req: &HttpRequest) -> (Reply, Option<Dur
             log(s, action, format!("HTTP{code}"), 0);
             return (Reply::Json(code, "{\"message\": \"upstream unavailable\"}".into()), None);
         }
+        Some(Fault::Reply(status, body)) => {
+            log(s, action, format!("reply{status}"), 0);
+            return (Reply::Json(status, body), None);
+        }
         Some(Fault::ApiError(code)) => {
             let body = (api.fault_body)(&code);
             log(s, action, code, 0);

@@ -16,6 +16,10 @@ use super::manifest::{self, Manifest};
 use crate::api::http::{Request, Transport};
 use crate::error::Result;
 
+/// The largest published manifest read (about 2.5 million files); anything larger is unusable
+/// and the baseline rule applies, rather than the runner's memory filling up.
+pub const MAX_MANIFEST_BYTES: usize = 256 << 20;
+
 /// Where `sync` writes the published copy inside `publish_dir`.
 pub const PUBLISHED: &str = ".cdnsync/manifest";
 
@@ -41,7 +45,7 @@ pub enum Fetched {
 pub async fn fetch(url: &str, timeout: Duration, now_unix: i64) -> Fetched {
     // The API's HTTP client (rustls, timeouts, user agent, errors that never echo the URL).
     let transport = match Transport::new(timeout) {
-        Ok(t) => t,
+        Ok(t) => t.with_max_body(MAX_MANIFEST_BYTES),
         Err(e) => return Fetched::Unusable(e.to_string()),
     };
     let sep = if url.contains('?') { '&' } else { '?' };

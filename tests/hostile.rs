@@ -1,0 +1,122 @@
+//! Outside data that lies or attacks: answers of any size or shape, outbox files written by
+//! someone else, names and messages carrying terminal control sequences. The real binary, with
+//! servers on 127.0.0.1 only.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cdnsync::fake::{Fault, FaultRule};
+use cdnsync::model::{Area, JobKind};
+
+use crate::util::*;
+
+/// A server on 127.0.0.1 answering every request with a 200 whose chunked body never ends.
+/// It stops accepting when dropped; each connection ends when the client hangs up.
+struct Endless {
+    url: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Endless {
+    fn start() -> Endless {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        std::thread::spawn(move || serve_endless(s));
+                    }
+                    Err(_) => sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Endless { url, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Endless {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve_endless(mut s: std::net::TcpStream) {
+    s.set_nonblocking(false).unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 8192];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").is_err() {
+        return;
+    }
+    let mut chunk = b"10000\r\n".to_vec();
+    chunk.extend(std::iter::repeat_n(b' ', 0x10000));
+    chunk.extend_from_slice(b"\r\n");
+    while s.write_all(&chunk).is_ok() {}
+}
+
+/// An API whose answers never end: each is cut at the cap, the run ends normally (exit 1, the
+/// job still owed), saying why; the process neither fills its memory nor aborts.
+#[test]
+fn an_answer_that_never_ends_is_cut_and_the_job_stays_owed() {
+    let fake = fake();
+    let site = TempSite::new(&fake, "", "");
+    site.write("a.html", "v1");
+    site.run(&["sync"]).expect(0);
+    site.write("a.html", "v2");
+    let endless = Endless::start();
+    site.edit_config(&fake.url(), &endless.url);
+    site.edit_config("retry_deadline_secs = 20", "retry_deadline_secs = 1");
+    let out = site.run(&["--json", "sync"]);
+    out.expect(1);
+    assert!(out.stderr.contains("larger than 8 MiB"), "{}", out.stderr);
+    let j = out.json();
+    assert_eq!(j["outbox"]["pending"], 2, "{j}");
+    let errors: Vec<&str> = j["jobs"].as_array().unwrap().iter().filter_map(|j| j["error"]["message"].as_str()).collect();
+    assert!(errors.iter().all(|m| m.contains("larger than 8 MiB")), "{errors:?}");
+    // Back to the real API: the owed purges go out.
+    site.edit_config(&endless.url, &fake.url());
+    site.run(&["sync"]).expect(0);
+    for area in Area::ALL {
+        assert_eq!(fake.urls(JobKind::PurgeUrls, area), set(["https://www.example.com/a.html"]), "{area}");
+    }
+}
+
+/// A "success" without `TaskId`, or without `RequestId`, came from something that is not the
+/// API (here: the API never saw the request). It is not counted as accepted: the job is looked
+/// up, not found, and sent again.
+#[test]
+fn a_success_without_task_id_or_request_id_is_looked_up_not_accepted() {
+    for reply in [r#"{"Response": {"RequestId": "proxy-1"}}"#, r#"{"Response": {"TaskId": "forged"}}"#] {
+        let fake = fake();
+        let site = TempSite::new(&fake, "", "");
+        site.write("a.html", "v1");
+        site.run(&["sync"]).expect(0);
+        site.write("a.html", "v2");
+        fake.inject(FaultRule { action: Some("PurgeUrlsCache".into()), fault: Fault::Reply(200, reply.into()), count: 2 });
+        let out = site.run(&["--json", "sync"]);
+        out.expect(0);
+        assert!(fake.requests().iter().any(|r| r.action == "DescribePurgeTasks"), "{reply}: looked up");
+        for area in Area::ALL {
+            assert_eq!(fake.urls(JobKind::PurgeUrls, area), set(["https://www.example.com/a.html"]), "{reply} {area}");
+        }
+        let j = out.json();
+        let tasks: Vec<&str> = j["jobs"].as_array().unwrap().iter().filter_map(|j| j["task_id"].as_str()).collect();
+        assert!(tasks.len() == 2 && tasks.iter().all(|t| t.contains("fake")), "{reply}: real task IDs only: {tasks:?}");
+    }
+}
