@@ -120,3 +120,61 @@ fn a_success_without_task_id_or_request_id_is_looked_up_not_accepted() {
         assert!(tasks.len() == 2 && tasks.iter().all(|t| t.contains("fake")), "{reply}: real task IDs only: {tasks:?}");
     }
 }
+
+fn job_json(id: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut j = serde_json::json!({
+        "id": id, "kind": "purge_urls", "area": "mainland", "host": "www.example.com",
+        "urls": ["https://www.example.com/a.html"], "status": "pending", "created_unix": 1_700_000_000,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        j[k] = v.clone();
+    }
+    j
+}
+
+fn put_job(site: &TempSite, file: &str, job: &serde_json::Value) {
+    let dir = site.state().join("outbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(file), serde_json::to_vec_pretty(job).unwrap()).unwrap();
+}
+
+/// An outbox file whose id is a path (`"../../victim"`) once made `sync` overwrite and then
+/// delete a file outside the state folder. Now it stops the run, naming the file, and touches
+/// nothing.
+#[test]
+fn an_outbox_id_that_is_a_path_stops_the_run_and_touches_nothing() {
+    let fake = fake();
+    let site = TempSite::new(&fake, "", "");
+    site.write("a.html", "v1");
+    site.run(&["sync"]).expect(0);
+    let victim = site.dir.join("victim.json");
+    std::fs::write(&victim, "precious").unwrap();
+    put_job(&site, "1700000000-0001-0000000a.json", &job_json("../../victim", serde_json::json!({})));
+    for cmd in [&["sync"][..], &["status"], &["plan"]] {
+        let out = site.run(cmd);
+        out.expect(1);
+        assert!(out.stderr.contains("1700000000-0001-0000000a.json") && out.stderr.contains("../../victim"), "{}", out.stderr);
+        assert!(out.stderr.contains("move it aside"), "{}", out.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(work_requests(&fake).is_empty(), "nothing was sent");
+}
+
+/// A hostile outbox job may not purge another domain's URLs under this one's name, and a
+/// deferral to the far future does not hold a job for ever.
+#[test]
+fn outbox_fields_a_hostile_file_could_abuse() {
+    let fake = fake();
+    let site = TempSite::new(&fake, "", "");
+    site.write("a.html", "v1");
+    site.run(&["sync"]).expect(0);
+    let id = "1700000000-0001-0000000b";
+    put_job(&site, &format!("{id}.json"), &job_json(id, serde_json::json!({"urls": ["https://victim.example/x"]})));
+    let out = site.run(&["sync"]);
+    out.expect(1);
+    assert!(out.stderr.contains("victim.example") && out.stderr.contains("job's host"), "{}", out.stderr);
+    let far = serde_json::json!({"status": "deferred", "not_before_unix": 253_402_300_000_i64});
+    put_job(&site, &format!("{id}.json"), &job_json(id, far));
+    site.run(&["sync"]).expect(0);
+    assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Mainland), set(["https://www.example.com/a.html"]), "sent, not held for ever");
+}

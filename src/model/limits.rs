@@ -47,6 +47,11 @@ pub fn max_batch(kind: JobKind) -> u64 {
     V3.iter().find(|(k, _)| *k == kind).map_or(1, |(_, d)| d.batch)
 }
 
+/// The largest batch of `kind` any API documents: no job cdnsync writes holds more.
+pub fn largest_batch(kind: JobKind) -> u64 {
+    V3.iter().chain(V2.iter()).filter(|(k, _)| *k == kind).map(|(_, d)| d.batch).max().unwrap_or(1)
+}
+
 /// The documented limit of `kind` in `area` on `api`.
 pub fn documented(api: Api, kind: JobKind, area: Area, v2_dedicated_overseas: bool) -> Documented {
     let table = match api {
@@ -77,5 +82,7 @@ mod tests {
         assert_eq!(row(Api::V2, JobKind::PrefetchUrls, Area::Overseas, true), (20, 1000));
         assert_eq!(row(Api::V2, JobKind::PrefetchUrls, Area::Overseas, false), (1000, 1000));
         assert_eq!(max_batch(JobKind::PrefetchUrls), 500);
+        assert_eq!(largest_batch(JobKind::PrefetchUrls), 1000, "v2 takes more than API 3.0");
+        assert_eq!(largest_batch(JobKind::PurgePaths), 500);
     }
 }

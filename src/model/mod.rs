@@ -299,6 +299,23 @@ pub fn new_job_id(now_unix: i64, seq: usize) -> String {
     format!("{now_unix}-{seq:04}-{:08x}", fastrand::u32(..))
 }
 
+/// Is `id` of the form [`new_job_id`] makes: `<digits>-<4 or more digits>-<8 lower-case hex>`
+/// (at most 64 characters)? Ids are file names in the outbox: anything else (`../x`, `/etc/x`,
+/// an empty name) is refused, never used as a path.
+pub fn is_job_id(id: &str) -> bool {
+    let mut parts = id.split('-');
+    let (Some(time), Some(seq), Some(rand), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    id.len() <= 64
+        && digits(time)
+        && digits(seq)
+        && seq.len() >= 4
+        && rand.len() == 8
+        && rand.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Limits and remaining quota for one (kind, area), as the API reported them or as documented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuotaEntry {
@@ -358,6 +375,31 @@ impl QuotaBook {
 #[cfg(test)]
 mod hex_tests {
     use super::*;
+
+    #[test]
+    fn job_ids_are_what_new_job_id_makes_and_nothing_else() {
+        for seq in [1, 42, 9001, 123_456] {
+            let id = new_job_id(1_732_380_000, seq);
+            assert!(is_job_id(&id), "{id}");
+        }
+        for bad in [
+            "",
+            "../../victim",
+            "/etc/passwd",
+            "1732380000-0001-9f3a61c2/../x",
+            "1732380000-0001-9F3A61C2",
+            "1732380000-001-9f3a61c2",
+            "1732380000-0001-9f3a61c",
+            "-0001-9f3a61c2",
+            "1732380000-0001-9f3a61c2-x",
+            "1732380000-0001-9f3a61c2.json",
+            "173238000a-0001-9f3a61c2",
+            "+1732380000-0001-9f3a61c2",
+        ] {
+            assert!(!is_job_id(bad), "{bad:?}");
+        }
+        assert!(!is_job_id(&format!("{}-0001-9f3a61c2", "1".repeat(60))), "too long");
+    }
 
     #[test]
     fn hex_round_trip_and_rejects() {

@@ -116,8 +116,11 @@ impl<A: CdnApi> Submitter<'_, A> {
         self.progress.submitting(jobs.len());
         let (mut purges, mut prefetches): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.kind.is_purge());
         let mut finished = Vec::new();
-        // Deferred jobs whose reset has not come yet stay as they are, unsent.
-        let not_yet = |j: &Job| j.status == JobStatus::Deferred && j.not_before_unix.is_some_and(|t| t > now);
+        // Deferred jobs whose reset has not come yet stay as they are, unsent. A time past the
+        // next reset is not one cdnsync writes (a job is deferred to the next 00:00 UTC+8): the
+        // job is due, rather than held for ever.
+        let reset = next_quota_reset(now);
+        let not_yet = |j: &Job| j.status == JobStatus::Deferred && j.not_before_unix.is_some_and(|t| t > now && t <= reset);
         for list in [&mut purges, &mut prefetches] {
             let (wait, go): (Vec<Job>, Vec<Job>) = std::mem::take(list).into_iter().partition(not_yet);
             finished.extend(wait);
