@@ -70,6 +70,7 @@ internal_mod!(scan);
 internal_mod!(state);
 internal_mod!(submit);
 internal_mod!(verify);
+pub mod text;
 pub mod watch;
 
 use std::sync::Arc;

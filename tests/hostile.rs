@@ -178,3 +178,38 @@ fn outbox_fields_a_hostile_file_could_abuse() {
     site.run(&["sync"]).expect(0);
     assert_eq!(fake.urls(JobKind::PurgeUrls, Area::Mainland), set(["https://www.example.com/a.html"]), "sent, not held for ever");
 }
+
+/// A file name with ESC, CR and LF, and API error messages with ANSI sequences and line breaks:
+/// human output shows them escaped, so nothing reaches the terminal that could move the cursor,
+/// recolour, or forge a line. (JSON is escaped by its encoder.)
+#[test]
+fn control_characters_from_outside_are_escaped_in_human_output() {
+    let fake = fake();
+    let site = TempSite::new(&fake, "", "");
+    let evil = "evil\u{1b}[2J\r\nname.html";
+    site.write(evil, "v1");
+    site.run(&["sync"]).expect(0);
+    site.write(evil, "v2");
+    let message = "\u{1b}[31mred\u{1b}[0m\r\ncdnsync: forged line";
+    let refusal = serde_json::json!({"Response": {"Error": {"Code": "InvalidParameter.CdnParamError", "Message": message}, "RequestId": "r-\u{1b}[K"}});
+    fake.inject(FaultRule { action: Some("PurgeUrlsCache".into()), fault: Fault::Reply(200, refusal.to_string()), count: 2 });
+    let out = site.run(&["-v", "sync"]);
+    out.expect(3);
+    let stderr = out.stderr;
+    assert!(!stderr.contains(['\u{1b}', '\r']), "raw control characters reached the terminal:\n{stderr:?}");
+    assert!(stderr.contains("evil\\u{1b}[2J\\r\\nname.html"), "the name, escaped:\n{stderr}");
+    assert!(stderr.contains("\\u{1b}[31mred\\u{1b}[0m\\r\\ncdnsync: forged line"), "the message, escaped:\n{stderr}");
+    assert!(!stderr.lines().any(|l| l.starts_with("cdnsync: forged")), "no forged line:\n{stderr}");
+    // -q prints failures only; the same care.
+    site.write(evil, "v3");
+    fake.inject(FaultRule { action: Some("PurgeUrlsCache".into()), fault: Fault::Reply(200, refusal.to_string()), count: 2 });
+    let out = site.run(&["-q", "sync"]);
+    out.expect(3);
+    assert!(!out.stderr.contains(['\u{1b}', '\r']) && out.stderr.contains("\\u{1b}[31mred"), "{:?}", out.stderr);
+    // A failed command's message (the API's refusal of a quota query).
+    fake.inject(FaultRule { action: Some("DescribePurgeQuota".into()), fault: Fault::Reply(200, refusal.to_string()), count: 1 });
+    let out = site.run(&["quota"]);
+    out.expect(1);
+    assert!(!out.stderr.contains(['\u{1b}', '\r']) && out.stderr.contains("\\u{1b}[31mred"), "{:?}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "one line: {:?}", out.stderr);
+}

@@ -215,7 +215,7 @@ pub fn run(args: Args) -> u8 {
             if args.json {
                 render::json_error(&e);
             }
-            eprintln!("cdnsync: {e}");
+            eprintln!("{}", render::error_line(&e));
             e.exit_code()
         }
     }

@@ -1,5 +1,10 @@
 //! Output: human text to stderr, SPEC §6 JSON to stdout. No decisions are made here.
+//!
+//! Everything that came from outside (file names, URLs, hosts, task IDs, the API's messages,
+//! warnings and notes quoting them) goes through [`p`] before it reaches the terminal: control
+//! characters are shown escaped (`cdnsync::text`). JSON needs no such care.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 
 use serde_json::json;
@@ -28,6 +33,22 @@ pub fn json_error(e: &Error) {
 
 const SHOW_URLS: usize = 10;
 
+/// Outside text, safe to print.
+fn p(s: &str) -> Cow<'_, str> {
+    cdnsync::text::printable(s)
+}
+
+/// A failed command's message on stderr: cdnsync's own multi-line messages (config errors, the
+/// credential sources tried) keep their lines; any other is one line.
+pub fn error_line(e: &Error) -> String {
+    let text = e.to_string();
+    let shown = match e {
+        Error::Config(_) | Error::Credentials(_) => cdnsync::text::printable_lines(&text),
+        _ => cdnsync::text::printable(&text),
+    };
+    format!("cdnsync: {shown}")
+}
+
 impl Output {
     /// The report of `plan`, `sync`, `purge` or `prefetch`.
     pub fn report(&self, command: &str, r: &Report) {
@@ -40,8 +61,8 @@ impl Output {
                     "failed: {} {} {}: {}",
                     j.action,
                     j.area,
-                    j.host,
-                    j.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default()
+                    p(&j.host),
+                    j.error.as_ref().map(|e| format!("{}: {}", p(&e.code), p(&e.message))).unwrap_or_default()
                 );
             }
             return;
@@ -59,30 +80,30 @@ impl Output {
             );
             if self.verbose > 0 {
                 for (label, list) in [("added", &c.added), ("modified", &c.modified), ("removed", &c.removed)] {
-                    for p in list {
-                        s += &format!("  {label:>8} {p}\n");
+                    for path in list {
+                        s += &format!("  {label:>8} {}\n", p(path));
                     }
                 }
             }
         }
         for w in &r.warnings {
-            s += &format!("warning: {w}\n");
+            s += &format!("warning: {}\n", p(w));
         }
         for n in &r.notes {
-            s += &format!("note: {n}\n");
+            s += &format!("note: {}\n", p(n));
         }
         if r.jobs.is_empty() {
             s += "nothing to send\n";
         }
         for j in &r.jobs {
-            let task = j.task_id.as_ref().map(|t| format!(" (task {t})")).unwrap_or_default();
-            s += &format!("{} {} {} {}: {} URL(s), {}{}\n", j.action, j.kind, j.area, j.host, j.urls.len(), j.status, task);
+            let task = j.task_id.as_ref().map(|t| format!(" (task {})", p(t))).unwrap_or_default();
+            s += &format!("{} {} {} {}: {} URL(s), {}{}\n", j.action, j.kind, j.area, p(&j.host), j.urls.len(), j.status, task);
             if let Some(e) = &j.error {
-                s += &format!("  {}: {}\n", e.code, e.message);
+                s += &format!("  {}: {}\n", p(&e.code), p(&e.message));
             }
             let limit = if self.verbose > 0 { usize::MAX } else { SHOW_URLS };
             for u in j.urls.iter().take(limit) {
-                s += &format!("  {u}\n");
+                s += &format!("  {}\n", p(u));
             }
             if j.urls.len() > limit {
                 s += &format!("  … and {} more (-v lists them all)\n", j.urls.len() - limit);
@@ -110,7 +131,7 @@ impl Output {
             print_json(&serde_json::to_value(st).expect("status serialises"));
             return;
         }
-        let mut s = format!("state: {}\n", st.state_dir);
+        let mut s = format!("state: {}\n", p(&st.state_dir));
         match st.tracked_files {
             Some(n) => s += &format!("tracked files: {n}\n"),
             None => s += "tracked files: none yet (no sync has run)\n",
@@ -119,19 +140,19 @@ impl Output {
             s += &format!("last deploy: {} UTC+8\n", cdnsync::clock::datetime(t, cdnsync::clock::CST_OFFSET_SECS));
         }
         if let Some(c) = &st.credentials {
-            s += &format!("credentials: {c}\n");
+            s += &format!("credentials: {}\n", p(c));
         }
         let o = &st.outbox;
         s += &format!("owed: {} pending, {} deferred, {} failed\n", o.pending, o.deferred, o.failed);
         for j in &st.jobs {
-            s += &format!("  {} {} {} {} {}: {} URL(s)", j.id, j.status, j.action, j.area, j.host, j.urls.len());
+            s += &format!("  {} {} {} {} {}: {} URL(s)", p(&j.id), j.status, j.action, j.area, p(&j.host), j.urls.len());
             if let Some(e) = &j.error {
-                s += &format!(" — {}: {}", e.code, e.message);
+                s += &format!(" — {}: {}", p(&e.code), p(&e.message));
             }
             s.push('\n');
         }
         for t in &st.tasks {
-            s += &format!("  task {}\n", t);
+            s += &format!("  task {}\n", p(&t.to_string()));
         }
         eprint!("{s}");
     }
@@ -152,6 +173,7 @@ impl Output {
         }
         let mut s = String::new();
         for (k, e) in &q.entries {
+            let k = p(k);
             s += &format!("{k:<24} {:>6} of {:>6} left today (at most {} per request)\n", e.available, e.total, e.batch);
         }
         s += "daily quotas reset at 00:00 China Standard Time (UTC+8)\n";

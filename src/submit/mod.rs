@@ -345,7 +345,7 @@ impl<A: CdnApi> Submitter<'_, A> {
                     return Ok(out);
                 }
                 Err(f) => {
-                    tracing::debug!(job = %job.id, error = %f, "request failed");
+                    tracing::debug!(job = %job.id, error = %crate::text::Printable(&f), "request failed");
                     match f.class() {
                         Class::Transient | Class::Throttled => {
                             if !self.backoff_or_give_up(&mut job, &f, f.class(), attempt, deadline_ms).await? {
@@ -413,7 +413,7 @@ impl<A: CdnApi> Submitter<'_, A> {
 
     fn lookup_refused(&self, job: &Job, f: &Failure) {
         let action = self.api.lookup_action(job.kind).unwrap_or("the task lookup").to_string();
-        tracing::debug!(job = %job.id, error = %f, "{action} refused; resending");
+        tracing::debug!(job = %job.id, error = %crate::text::Printable(f), "{action} refused; resending");
         let mut refused = self.lookups_refused.lock().expect("lookups refused");
         refused.entry(action).or_insert_with(|| (0, f.clone())).0 += 1;
     }

@@ -32,6 +32,7 @@ use crate::model::JobStatus;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::submit::retry::Backoff;
+use crate::text::Printable;
 use settle::{Burst, Settler, Touch};
 
 /// How many watcher messages may wait; past that the queue overflows into a whole rescan, so
@@ -188,7 +189,7 @@ impl Poller {
                 Some(i) => format!("publish_dir now resolves to {}", i.target.display()),
                 None => "publish_dir is gone".to_string(),
             };
-            tracing::info!("{why}; rescanning the new tree");
+            tracing::info!("{}; rescanning the new tree", Printable(&why));
             self.id = id;
             settler.touch(now_ms, Touch::Swap(why));
         }
@@ -197,7 +198,7 @@ impl Poller {
         let now = match joined.and_then(|r| r.map_err(|e| e.to_string())) {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!("polling failed: {e}");
+                tracing::warn!("polling failed: {}", Printable(&e));
                 return;
             }
         };
@@ -269,7 +270,7 @@ pub async fn run<A: CdnApi>(
                 Some(Err(e)) => {
                     summary.failed_syncs += 1;
                     let wait = owed.fail_delay();
-                    tracing::warn!("sync failed: {e}; trying again in {} s", wait.as_secs());
+                    tracing::warn!("sync failed: {}; trying again in {} s", Printable(&e), wait.as_secs());
                     settler.restore(burst, now + wait.as_millis() as i64);
                 }
                 None => tracing::warn!("shutdown grace period over; what is still owed stays in the outbox for the next start"),
@@ -376,10 +377,10 @@ fn log_report(burst: &Burst, r: &Report) {
         r.outbox.failed
     );
     for n in &r.notes {
-        tracing::info!("{n}");
+        tracing::info!("{}", Printable(n));
     }
     for w in &r.warnings {
-        tracing::warn!("{w}");
+        tracing::warn!("{}", Printable(w));
     }
 }
 
@@ -388,12 +389,12 @@ fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, ignore: &Ignore, watching: &m
     let cfg = &engine.config;
     match msg {
         Msg::Rescan(why) => {
-            tracing::warn!("{why}; rescanning the whole tree");
+            tracing::warn!("{}; rescanning the whole tree", Printable(&why));
             settler.touch(now, Touch::Rescan(why));
         }
         Msg::Error { text, watch_limit } => {
             let hint = if watch_limit { INOTIFY_HINT } else { "" };
-            tracing::warn!("file watcher error: {text}{hint}; rescanning the whole tree");
+            tracing::warn!("file watcher error: {}{hint}; rescanning the whole tree", Printable(&text));
             settler.touch(now, Touch::Rescan(format!("watcher error: {text}")));
         }
         Msg::Paths(paths) => {
@@ -414,11 +415,11 @@ fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, ignore: &Ignore, watching: &m
                             let why = format!("publish_dir now resolves to {}", id.target.display());
                             match watching.follow(id) {
                                 Ok(()) => {
-                                    tracing::info!("{why}; rescanning the new tree");
+                                    tracing::info!("{}; rescanning the new tree", Printable(&why));
                                     settler.touch(now, Touch::Swap(why));
                                 }
                                 Err(e) => {
-                                    tracing::warn!("{e}; rescanning");
+                                    tracing::warn!("{}; rescanning", Printable(&e));
                                     settler.touch(now, Touch::Rescan(why));
                                 }
                             }
@@ -464,7 +465,7 @@ impl OwedRetry {
         let owed = match engine.owed() {
             Ok(o) => o,
             Err(e) => {
-                tracing::warn!("{e}");
+                tracing::warn!("{}", Printable(&e));
                 return;
             }
         };
