@@ -7,6 +7,7 @@ mod cli;
 mod config_errors;
 mod crash;
 mod credentials;
+mod decoders;
 mod docs;
 mod encoding;
 mod fake;

@@ -49,10 +49,11 @@ pub fn job_params(job: &Job, overseas: V2Overseas) -> Vec<(String, String)> {
 /// The `code` / `codeDesc` of a v2 answer as an error, or the answer's `data` on success.
 pub fn parse_response(status: u16, body: &[u8]) -> Result<Value, Failure> {
     let v = super::json_answer(status, body)?;
-    let code = v.get("code").map(|c| match c {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+    // A number, or a non-empty string: anything else is not the API's answer.
+    let code = v.get("code").and_then(|c| match c {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
     });
     let Some(code) = code else {
         return Err(super::unexpected(status, body, "no code field"));
@@ -205,5 +206,8 @@ mod tests {
         let e = parse_response(200, br#"{"code":4400,"message":"too often","codeDesc":4400}"#).unwrap_err();
         assert_eq!(e.class(), super::super::Class::Throttled);
         assert!(matches!(parse_response(200, b"oops"), Err(Failure::Decode { .. })));
+        for no_code in [&br#"{"code": null}"#[..], br#"{"code": ""}"#, br#"{"code": [0]}"#, br#"{"data": 1}"#, br#"[0]"#] {
+            assert!(matches!(parse_response(200, no_code), Err(Failure::Decode { .. })), "{}", String::from_utf8_lossy(no_code));
+        }
     }
 }

@@ -50,8 +50,12 @@ pub fn parse_envelope(status: u16, body: &[u8]) -> Result<Value, Failure> {
     };
     let request_id = resp.get("RequestId").and_then(Value::as_str).map(str::to_string);
     if let Some(err) = resp.get("Error") {
+        // An error the API wrote names its code; anything else there is not its answer.
+        let Some(code) = err.get("Code").and_then(Value::as_str).filter(|c| !c.is_empty()) else {
+            return Err(super::unexpected(status, body, "an Error without a Code"));
+        };
         return Err(Failure::Api(ApiError {
-            code: err.get("Code").and_then(Value::as_str).unwrap_or("Unknown").to_string(),
+            code: code.to_string(),
             message: err.get("Message").and_then(Value::as_str).unwrap_or("").to_string(),
             request_id,
             code_desc: None,
@@ -296,6 +300,8 @@ mod tests {
             br#"{"Response": "ok"}"#,
             br#"{"Response": null}"#,
             br#"[]"#,
+            br#"{"Response": {"Error": null, "TaskId": "t1", "RequestId": "r"}}"#,
+            br#"{"Response": {"Error": {"Code": ""}, "RequestId": "r"}}"#,
         ] {
             let err = parse_envelope(200, body).unwrap_err();
             assert!(matches!(err, Failure::Decode { .. }), "{}: {err:?}", String::from_utf8_lossy(body));

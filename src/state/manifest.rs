@@ -52,6 +52,13 @@ pub fn encode(m: &Manifest) -> Vec<u8> {
     out
 }
 
+/// Could a scan have recorded `path`? Relative, `/`-separated, no empty, `.` or `..` segment, no
+/// NUL. A manifest can come from `manifest_url` (outside data): a path like `../../etc/passwd`
+/// is refused rather than turned into URLs or file names.
+fn is_scan_path(path: &str) -> bool {
+    !path.is_empty() && !path.contains('\0') && path.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
 fn damaged(name: &Path, why: String) -> Error {
     Error::ManifestDamaged { path: name.to_path_buf(), reason: why }
 }
@@ -83,6 +90,9 @@ fn decode_binary(bytes: &[u8], name: &Path) -> Result<Manifest> {
     for i in 0..count {
         let len = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
         let path = std::str::from_utf8(take(len)?).map_err(|_| damaged(name, format!("entry {i}: path is not UTF-8")))?;
+        if !is_scan_path(path) {
+            return Err(damaged(name, format!("entry {i}: {path:?} is not a path a scan records")));
+        }
         let size = u64::from_le_bytes(le8(take(8)?));
         let mtime_ns = i64::from_le_bytes(le8(take(8)?));
         let hash = ContentHash(take(32)?.try_into().expect("32 bytes"));
@@ -154,6 +164,22 @@ mod tests {
             let mut flipped = bytes.clone();
             flipped[at] ^= 1;
             assert!(decode(&flipped, Path::new("m")).is_err(), "flipped byte {at}");
+        }
+    }
+
+    /// Hand-made with a valid checksum: paths no scan records.
+    #[test]
+    fn paths_a_scan_never_records_are_refused() {
+        for bad in ["", "/etc/passwd", "../../etc/passwd", "a/../b", "a//b", "./a", "a/", "a\0b"] {
+            let mut m = Manifest::default();
+            m.snapshot.insert(bad, FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(b"x") });
+            let err = decode(&encode(&m), Path::new("m")).unwrap_err().to_string();
+            assert!(err.contains("is not a path a scan records"), "{bad:?}: {err}");
+        }
+        for good in ["a", ".hidden/x", "a..b/c", "we\\ird\nname", "文档/x.png"] {
+            let mut m = Manifest::default();
+            m.snapshot.insert(good, FileMeta { size: 1, mtime_ns: 1, hash: ContentHash::of(b"x") });
+            assert_eq!(decode(&encode(&m), Path::new("m")).unwrap(), m, "{good:?}");
         }
     }
 
