@@ -7,7 +7,9 @@
 //! with http(s)://, `Area` values, batch sizes, known domains and their areas), enforces the rate
 //! limits (20 requests/s per action; v2 100/min) and the daily quotas, records what it accepted,
 //! answers the Describe* actions, and injects faults on request: latency, HTTP 5xx,
-//! `InternalError`, `RequestLimitExceeded`, dropped connections (before or after accepting).
+//! `InternalError`, `RequestLimitExceeded`, dropped connections (before or after accepting), any
+//! reply a proxy might forge; and it can deny actions to the key (`denied_actions`), as a
+//! least-privilege CAM policy does.
 //!
 //! Its signature checks reuse [`crate::api::sign`], which is pinned independently by Tencent's
 //! official vectors; the fake is never the only witness of signing.
