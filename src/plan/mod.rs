@@ -3,6 +3,8 @@
 //! [`diff`] finds what changed, [`rules`] maps paths to URLs, [`collapse`] trades URL purges for
 //! directory purges where that saves quota, and [`make_plan`] cuts everything into jobs no larger
 //! than the API takes in one request.
+//!
+//! Longer than the usual file because of its tests: tables of plans, one owed state per line.
 
 pub mod adhoc;
 pub mod collapse;

@@ -1,8 +1,12 @@
 //! Drain owed jobs through a [`CdnApi`]: rate-limited, a few requests in flight, retries with
 //! backoff, quota-aware, and never forgetting a job — each outcome is written to the outbox
 //! before the next step (accepted jobs are removed from it, all others stay).
+//!
+//! Longer than the usual file: the loop of `Submitter::one` is the whole life of a job (quota,
+//! lookup, send, every class of failure), easier to check for lost jobs when read in one place.
 
 pub mod ratelimit;
+pub mod refused;
 pub mod retry;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -18,6 +22,7 @@ use crate::state::history::History;
 use crate::state::ledger::Ledger;
 use crate::state::outbox::Outbox;
 use ratelimit::{RateLimit, Ticket};
+use refused::RefusedLookups;
 
 /// How the submitter behaves.
 #[derive(Clone, Debug)]
@@ -100,9 +105,8 @@ pub struct Submitter<'a, A: CdnApi> {
     pub limits: RateLimits,
     /// Where accepted jobs are counted when the API has no quota query (legacy v2).
     pub ledger: Option<&'a Ledger>,
-    /// Task lookups the API refused for good, by lookup action: how many jobs, and the first
-    /// refusal (see [`Self::warnings`]).
-    pub lookups_refused: Mutex<std::collections::BTreeMap<String, (usize, Failure)>>,
+    /// Task lookups the API refused for good (see [`Self::warnings`]).
+    pub lookups_refused: RefusedLookups,
 }
 
 /// Rate limits by action (see [`ratelimit`]).
@@ -407,30 +411,19 @@ impl<A: CdnApi> Submitter<'_, A> {
 
     /// The refusal of an earlier lookup of the same action in this run, if there was one.
     fn refused_before(&self, job: &Job) -> Option<Failure> {
-        let action = self.api.lookup_action(job.kind)?;
-        self.lookups_refused.lock().expect("lookups refused").get(action).map(|(_, f)| f.clone())
+        self.lookups_refused.earlier(self.api.lookup_action(job.kind)?)
     }
 
     fn lookup_refused(&self, job: &Job, f: &Failure) {
-        let action = self.api.lookup_action(job.kind).unwrap_or("the task lookup").to_string();
+        let action = self.api.lookup_action(job.kind).unwrap_or("the task lookup");
         tracing::debug!(job = %job.id, error = %crate::text::Printable(f), "{action} refused; resending");
-        let mut refused = self.lookups_refused.lock().expect("lookups refused");
-        refused.entry(action).or_insert_with(|| (0, f.clone())).0 += 1;
+        self.lookups_refused.note(action, f);
     }
 
     /// What the run should warn about: task lookups the API refused (the jobs concerned were
     /// resent, and may have spent their quota twice).
     pub fn warnings(&self) -> Vec<String> {
-        let refused = self.lookups_refused.lock().expect("lookups refused");
-        refused
-            .iter()
-            .map(|(action, (jobs, f))| {
-                format!(
-                    "{action} was refused ({f}): cdnsync cannot tell whether an earlier request of {jobs} job(s) reached the API, \
-                     so it sent them again and their quota may be spent twice; allow cdn:{action} for this key to avoid that"
-                )
-            })
-            .collect()
+        self.lookups_refused.warnings()
     }
 
     fn child(&self, shared: &Mutex<Shared>, parent: &Job, urls: Vec<String>) -> Job {
