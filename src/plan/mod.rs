@@ -139,7 +139,7 @@ pub fn make_plan(input: &PlanInput) -> Plan {
             let url_key = QuotaBook::key(JobKind::PurgeUrls, area);
             let path_key = QuotaBook::key(JobKind::PurgePaths, area);
             let (dirs, kept): (Vec<String>, Vec<usize>) = if input.limits.collapse == Collapse::Auto && !area_items.is_empty() {
-                let containers: Vec<&str> = area_items.iter().map(|it| it.container.as_str()).collect();
+                let containers: Vec<Option<&str>> = area_items.iter().map(|it| it.container.as_deref()).collect();
                 let counts = counts.get_or_insert_with(|| {
                     let served = input.tree.paths().chain(input.changes.removed.iter().map(String::as_str)).filter(|p| rules.serves(d, p));
                     collapse::DirCounts::new(&files, served)
@@ -371,6 +371,27 @@ mod tests {
         let purges: Vec<&Job> = p.jobs.iter().filter(|j| j.kind.is_purge()).collect();
         assert_eq!(purges.len(), 2);
         assert!(purges.iter().all(|j| j.kind == JobKind::PurgePaths && j.urls == vec!["https://www.example.com/site/"]));
+    }
+
+    #[test]
+    fn the_bare_base_url_lies_outside_every_directory_purge() {
+        // `/site` (no slash) is not under `/site/`: a root purge does not cover it.
+        let c = cfg("base_path = \"/site/\"\nindex_aliases = [\"slash\", \"bare\"]\n");
+        let t = tree(&["a.html", "index.html"]);
+        let q = QuotaBook::documented_v3();
+        let changes = ChangeSet { unchanged: 2, ..Default::default() };
+        let mut i = input(&c, &changes, &t, &q, &[]);
+        i.all = true;
+        let p = make_plan(&i);
+        let mainland: Vec<(JobKind, Vec<String>)> =
+            p.jobs.iter().filter(|j| j.area == Area::Mainland && j.kind.is_purge()).map(|j| (j.kind, j.urls.clone())).collect();
+        assert_eq!(
+            mainland,
+            vec![
+                (JobKind::PurgePaths, vec!["https://www.example.com/site/".to_string()]),
+                (JobKind::PurgeUrls, vec!["https://www.example.com/site".to_string()]),
+            ]
+        );
     }
 
     #[test]
