@@ -58,7 +58,7 @@ pub(super) struct Account {
     /// Every job accepted, oldest first.
     pub accepted: Vec<AcceptedJob>,
     /// Injected faults, applied in order.
-    rules: VecDeque<FaultRule>,
+    pub(super) rules: VecDeque<FaultRule>,
     /// Quota used today, keyed like [`QuotaBook`].
     used: HashMap<String, u64>,
     /// The quota day (days since the epoch in UTC+8) `used` counts.

@@ -210,6 +210,11 @@ impl FakeCdn {
         self.st().account.inject(rule);
     }
 
+    /// Drop every queued fault rule (the API is healthy again).
+    pub fn clear_faults(&self) {
+        self.st().account.rules.clear();
+    }
+
     /// Random transient faults on this share of requests from now on.
     pub fn set_fault_rate(&self, rate: f64) {
         self.st().account.cfg.fault_rate = rate;
