@@ -161,7 +161,7 @@ impl Failure {
         }
     }
 
-    /// The `error` of a job (SPEC §6), with advice where the cause is known.
+    /// The `error` of a job (`docs/json.md`, "Job errors"), with advice where the cause is known.
     pub fn to_job_error(&self) -> JobError {
         match self {
             Failure::Api(e) => {

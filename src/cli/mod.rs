@@ -1,4 +1,4 @@
-//! The command line (SPEC §1): clap arguments -> library calls -> exit code.
+//! The command line (`docs/cli.md`): clap arguments -> library calls -> exit code.
 
 mod init;
 mod render;

@@ -1,4 +1,5 @@
-//! Output: human text to stderr, SPEC §6 JSON to stdout. No decisions are made here.
+//! Output (`docs/cli.md`, "Output streams"): human text to stderr, the JSON of `docs/json.md` to
+//! stdout. No decisions are made here.
 
 use std::io::IsTerminal;
 

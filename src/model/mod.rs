@@ -186,7 +186,7 @@ impl fmt::Display for JobKind {
     }
 }
 
-/// Where a job stands. SPEC §6.
+/// Where a job stands (`docs/json.md`, "Values").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
@@ -203,7 +203,7 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    /// The SPEC §6 status name.
+    /// The status name of the JSON reports (`docs/json.md`).
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Planned => "planned",
@@ -221,7 +221,7 @@ impl fmt::Display for JobStatus {
     }
 }
 
-/// The API's word on a failed job: its code and message (SPEC §6 `error`).
+/// The API's word on a failed job: its code and message (`error` in `docs/json.md`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobError {
     /// The API's error code (or cdnsync's, e.g. `QuotaExhausted`).
