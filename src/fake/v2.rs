@@ -147,11 +147,11 @@ fn submit(acct: &mut Account, action: &str, params: &[(String, String)]) -> Resu
             if areas.is_empty() {
                 return invalid("one of mainland and oversea must be 1");
             }
-            let batch = if kind == JobKind::PurgePaths { account::V2_BATCH_DIRS } else { account::V2_BATCH_URLS };
+            let batch = account::v2_batch(kind, false);
             (kind, areas, batch)
         }
-        "RefreshCdnOverSeaUrl" => (JobKind::PurgeUrls, vec![Area::Overseas], account::V2_BATCH_URLS),
-        _ => (JobKind::PrefetchUrls, vec![Area::Overseas], account::V2_BATCH_OVERSEA_PUSH),
+        "RefreshCdnOverSeaUrl" => (JobKind::PurgeUrls, vec![Area::Overseas], account::v2_batch(JobKind::PurgeUrls, true)),
+        _ => (JobKind::PrefetchUrls, vec![Area::Overseas], account::v2_batch(JobKind::PrefetchUrls, true)),
     };
     if n as u64 > batch {
         return Err(refuse(4000, "ExceedBatchLimit", format!("at most {batch} URLs a call"), n));
