@@ -203,10 +203,8 @@ pub fn metadata_credentials_url(base: &str, role: &str) -> Result<String, Creden
     Ok(format!("{}{role}", metadata_role_url(base)))
 }
 
-/// CAM role names: 1–128 of `A-Za-z0-9+=,.@-_` (and never `.` or `..`, which would move in the path).
-pub fn is_role_name(s: &str) -> bool {
-    (1..=128).contains(&s.len()) && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
-}
+/// CAM role names (the rule lives with the credentials, where the config checks it too).
+pub use crate::credentials::is_role_name;
 
 /// Read the role's name from the metadata service's answer.
 pub fn parse_role_name(url: &str, status: u16, body: &[u8]) -> Result<String, CredentialsError> {
