@@ -129,8 +129,10 @@ impl CdnApi for AnyApi {
     }
 }
 
-/// Build the API client a config asks for, with the given credentials and clock.
-pub fn api_for(cfg: &Config, credentials: credentials::Credentials, clock: Arc<dyn Clock>) -> Result<AnyApi> {
+/// Build the API client a config asks for, signing with `credentials` (a provider from
+/// [`credential_provider`], or long-term [`credentials::Credentials`]) and timing with `clock`.
+pub fn api_for(cfg: &Config, credentials: impl Into<credentials::SharedProvider>, clock: Arc<dyn Clock>) -> Result<AnyApi> {
+    let credentials = credentials.into();
     let transport = api::http::Transport::new(cfg.provider.timeout).map_err(|e| Error::runtime("the HTTP client", e))?;
     Ok(match cfg.provider.api {
         Api::V3 => AnyApi::V3(api::v3::V3Client::new(transport, cfg, credentials, clock)),

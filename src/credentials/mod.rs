@@ -53,6 +53,7 @@ use std::path::PathBuf;
 
 pub use chain::{find, resolve, Found, Resolution, RoleRequest, Sources};
 pub use error::{CredentialsError, IniProblem, Looked, Tool, Warning};
+pub use provider::{CredentialProvider, SharedProvider, StaticProvider};
 
 /// A secret string whose `Debug` never shows it and which has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
