@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod provider;
 pub mod roles;
 pub mod sign;
 pub mod v2;

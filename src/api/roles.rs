@@ -346,6 +346,8 @@ pub struct OidcFetch {
     pub tke: TkeOidc,
     /// `DurationSeconds`.
     pub duration_secs: u32,
+    /// `RoleSessionName`; `None`: `cdnsync-<milliseconds>`, new at each call.
+    pub session_name: Option<String>,
     /// Time for the request and the session name.
     pub clock: Arc<dyn Clock>,
 }
@@ -358,7 +360,7 @@ impl Fetch for OidcFetch {
                 provider_id: self.tke.provider_id.clone(),
                 web_identity_token: self.tke.read_token()?,
                 role_arn: self.tke.role_arn.clone(),
-                role_session_name: crate::credentials::oidc::session_name(self.clock.now_ms()),
+                role_session_name: self.session_name.clone().unwrap_or_else(|| crate::credentials::oidc::session_name(self.clock.now_ms())),
                 duration_secs: self.duration_secs,
             };
             let t = fetch_web_identity(&self.transport, &self.endpoint, &p, self.clock.now_unix()).await?;

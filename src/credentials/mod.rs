@@ -51,7 +51,7 @@ pub mod tccli;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use chain::{find, resolve, Found, Resolution, RoleRequest, Sources};
+pub use chain::{find, Found, Resolution, RoleRequest, Sources};
 pub use error::{CredentialsError, IniProblem, Looked, Tool, Warning};
 pub use provider::{CredentialProvider, SharedProvider, StaticProvider};
 

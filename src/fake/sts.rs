@@ -29,6 +29,8 @@ pub struct Issued {
     pub token: String,
     /// `ExpiredTime`.
     pub expires_at: i64,
+    /// The `RoleSessionName` asked for (empty for the metadata service).
+    pub session_name: String,
 }
 
 /// Whether a request's credentials are good.
@@ -61,6 +63,7 @@ pub(crate) fn mint(action: &'static str, role: &str, n: u64, expires_at: i64, rn
         secret_key: format!("tmpkey{n}{noise}"),
         token: format!("tmptoken{n}{noise}{noise}"),
         expires_at,
+        session_name: String::new(),
     }
 }
 
@@ -212,7 +215,8 @@ fn handle(st: &mut State, req: &Request) -> Answer {
     }
     let action = if action == ASSUME_ROLE { ASSUME_ROLE } else { ASSUME_ROLE_WITH_WEB_IDENTITY };
     let n = st.issued.len() as u64 + 1;
-    let i = mint(action, role, n, now + duration, &mut st.rng);
+    let mut i = mint(action, role, n, now + duration, &mut st.rng);
+    i.session_name = body["RoleSessionName"].as_str().unwrap_or("").to_string();
     st.issued.push(i.clone());
     Answer::json(
         200,
