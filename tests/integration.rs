@@ -15,6 +15,7 @@ mod pipeline;
 mod reliability;
 mod roles;
 mod sync;
+mod temporary;
 mod v2;
 mod vectors;
 mod watch;
