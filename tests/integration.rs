@@ -13,6 +13,7 @@ mod fleet;
 mod library;
 mod pipeline;
 mod reliability;
+mod role_modes;
 mod roles;
 mod sync;
 mod temporary;

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod http;
 pub mod provider;
+pub mod redact;
 pub mod roles;
 pub mod sign;
 pub mod v2;
