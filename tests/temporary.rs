@@ -140,3 +140,101 @@ fn a_revoked_assumed_role_is_assumed_again() {
         assert_eq!(f.class(), Class::Transient, "{api}: the job stays owed");
     }
 }
+
+/// `watch` for a simulated half hour on credentials that live 6 seconds, with the engine, the fake
+/// CDN and the fake metadata service or STS on one manual clock: every edit's purge goes out in
+/// both areas, no sync fails, nothing stays owed — across dozens of expiries, early refreshes and
+/// revocations (which the API answers with `AuthFailure.TokenFailure`).
+fn watch_on_short_lived_credentials(mode: &str) {
+    use cdnsync::credentials::Sources;
+    use cdnsync::{Engine, SyncOptions};
+
+    const PAGES: usize = 16;
+    let clock = ManualClock::new(T0_MS);
+    let md = metadata(&clock, 6);
+    let sts = FakeSts::start(StsConfig {
+        secret_id: BASE_ID.into(),
+        secret_key: BASE_KEY.into(),
+        roles: vec![ARN.into()],
+        provider_id: String::new(),
+        web_identity_token: String::new(),
+        clock: Arc::new(clock.clone()),
+    })
+    .unwrap();
+    let fake = cdn(&clock, vec![md.issuer(), sts.issuer()]);
+    let provider = match mode {
+        "cvm_role" => format!("credentials = \"cvm_role\"\nmetadata_endpoint = \"{}\"", md.url()),
+        _ => format!("credentials = \"role\"\nrole_arn = \"{ARN}\"\nrole_duration_secs = 6\nsts_endpoint = \"{}\"", sts.url()),
+    };
+    let site = crate::util::TempSite::new(&fake, &provider, "");
+    site.append_config("[watch]\nsettle_ms = 500\nmax_wait_ms = 2000");
+    for i in 0..PAGES {
+        site.write(&format!("p/{i}.html"), "v1");
+    }
+    let cfg = cdnsync::config::load(&site.dir.join("cdnsync.toml")).unwrap();
+    let env = |k: &str| match k {
+        "TENCENTCLOUD_SECRET_ID" => Some(BASE_ID.to_string()),
+        "TENCENTCLOUD_SECRET_KEY" => Some(BASE_KEY.to_string()),
+        _ => None,
+    };
+    let src = Sources { env: &env, home: None, system_sdk_file: None, uid: 0, now_unix: T0_MS / 1000 };
+    let shared: Arc<dyn cdnsync::Clock> = Arc::new(clock.clone());
+    let creds = cdnsync::api::provider::provider_for(&cfg.provider.credentials, None, &src, transport(), shared.clone()).unwrap().provider;
+    let e = Engine::new(cfg.clone(), cdnsync::api_for(&cfg, creds, shared.clone()).unwrap(), shared);
+    rt().block_on(e.sync(&SyncOptions::default(), &())).unwrap();
+
+    let url = |i: usize| format!("https://www.example.com/p/{i}.html");
+    let purged = |i: usize| Area::ALL.iter().all(|a| fake.urls(JobKind::PurgeUrls, *a).contains(&url(i)));
+    let mut rng = fastrand::Rng::with_seed(5);
+    let opts = cdnsync::watch::WatchOptions::default();
+    let summary = rt().block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let watcher = cdnsync::watch::run(&e, &opts, &(), async {
+            let _ = stop_rx.await;
+        });
+        let edits = async {
+            for i in 0..PAGES {
+                site.write(&format!("p/{i}.html"), "v2");
+                for _ in 0..400 {
+                    if purged(i) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                assert!(purged(i), "{mode}: the watcher stalled at edit {i}: {:?}", fake.requests());
+                // Between edits: 1 to 9 simulated seconds, so the credentials of the last sync
+                // are fresh, due for refresh or expired. Every fourth edit a second, with the
+                // credentials revoked: the client still holds them as good, and the API refuses.
+                if i % 4 == 3 {
+                    clock.advance(Duration::from_secs(1));
+                    md.revoke_all();
+                    sts.revoke_all();
+                } else {
+                    clock.advance(Duration::from_millis(rng.u64(1000..9000)));
+                }
+            }
+            let _ = stop_tx.send(());
+        };
+        let (summary, ()) = tokio::join!(watcher, edits);
+        summary.unwrap()
+    });
+    assert_eq!(summary.failed_syncs, 0, "{mode}");
+    assert_eq!(summary.owed_at_exit, 0, "{mode}");
+    let st = e.status().unwrap();
+    assert_eq!((st.outbox.pending, st.outbox.failed), (0, 0), "{mode}");
+    let issued = md.issued().len() + sts.issued().len();
+    assert!(issued >= PAGES / 2, "{mode}: {issued} credential sets for {PAGES} edits over ≥ 16 s of 6 s credentials");
+    let refused = fake.requests().iter().filter(|r| r.outcome == "AuthFailure.TokenFailure").count();
+    assert!(refused >= 1, "{mode}: a revocation was never met, so the resend path was not exercised");
+    assert!(fake.requests().iter().filter(|r| r.outcome != "ok").all(|r| r.outcome == "AuthFailure.TokenFailure"), "{mode}");
+}
+
+#[test]
+fn watch_never_stalls_on_cvm_role_credentials_that_expire_every_six_seconds() {
+    watch_on_short_lived_credentials("cvm_role");
+}
+
+#[test]
+fn watch_never_stalls_on_assumed_role_credentials_that_expire_every_six_seconds() {
+    watch_on_short_lived_credentials("role");
+}
