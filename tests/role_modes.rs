@@ -181,6 +181,14 @@ fn a_role_that_cannot_be_had_stops_before_anything_is_done() {
     let status = site.run_env(&["status"], &[]);
     status.expect(0);
     assert!(status.stderr.contains("credentials: none usable: CVM role: metadata service"), "{}", status.stderr);
+    // "auto" with nothing anywhere: every place looked at, in order.
+    let site = TempSite::new(&a.cdn, "", "");
+    let status = site.run_env(&["status"], &[]);
+    status.expect(0);
+    let s = &status.stderr;
+    assert!(s.contains("credentials: none usable: no credentials found; looked at, in order:\n  1. environment: "), "{s}");
+    assert!(s.contains("  2. credentials_file: not set in the config\n  3. tccli profile default ("), "{s}");
+    assert!(s.contains("  4. SDK profile ") && s.contains("home/.tencentcloud/credentials: not found"), "{s}");
     // "role" with keys but no role anywhere: says where to name one.
     let site = TempSite::new(&a.cdn, &format!("credentials = \"role\"\nsts_endpoint = \"{}\"", a.sts.url()), "");
     let out = site.run_env(&["sync"], &[("TENCENTCLOUD_SECRET_ID", BASE_ID), ("TENCENTCLOUD_SECRET_KEY", BASE_KEY)]);
