@@ -12,12 +12,17 @@ use serde_json::Value;
 
 use crate::credentials::mask_id;
 
+/// Names (lower-cased parts) whose values are never shown: Tencent's (`Token`, `X-TC-Token`,
+/// `Signature`, `WebIdentityToken`, `TmpSecretKey`) and the usual ones of signed URLs (a
+/// `manifest_url` with `?sign=…` or `?auth_key=…`).
+const SENSITIVE: &[&str] = &["token", "secret", "sign", "password", "passwd", "credential", "auth", "access_key", "apikey", "api_key"];
+
 /// How a value named `name` (a header, parameter or JSON key) may be shown.
 fn shown(name: &str, value: &str) -> String {
     let n = name.to_ascii_lowercase();
     if n == "secretid" || n == "tmpsecretid" {
         mask_id(value)
-    } else if ["token", "secret", "signature", "password", "credential"].iter().any(|s| n.contains(s)) {
+    } else if SENSITIVE.iter().any(|s| n.contains(s)) {
         "<redacted>".to_string()
     } else {
         value.to_string()
@@ -148,6 +153,12 @@ mod tests {
             assert_clean(&d);
             assert!(d.contains("SecretId=AKID…MPLE") && d.contains("Token=<redacted>") && d.contains("urls.0=https%3A"), "{d}");
         }
+    }
+
+    #[test]
+    fn signed_urls_of_other_kinds() {
+        let d = url("https://www.example.com/.cdnsync/manifest?auth_key=1700000000-0-0-abc123&sign=def456&v=7");
+        assert_eq!(d, "https://www.example.com/.cdnsync/manifest?auth_key=<redacted>&sign=<redacted>&v=7");
     }
 
     #[test]
