@@ -129,8 +129,10 @@ impl CdnApi for AnyApi {
     }
 }
 
-/// Build the API client a config asks for, with the given credentials and clock.
-pub fn api_for(cfg: &Config, credentials: credentials::Credentials, clock: Arc<dyn Clock>) -> Result<AnyApi> {
+/// Build the API client a config asks for, signing with `credentials` (a provider from
+/// [`credential_provider`], or long-term [`credentials::Credentials`]) and timing with `clock`.
+pub fn api_for(cfg: &Config, credentials: impl Into<credentials::SharedProvider>, clock: Arc<dyn Clock>) -> Result<AnyApi> {
+    let credentials = credentials.into();
     let transport = api::http::Transport::new(cfg.provider.timeout).map_err(|e| Error::runtime("the HTTP client", e))?;
     Ok(match cfg.provider.api {
         Api::V3 => AnyApi::V3(api::v3::V3Client::new(transport, cfg, credentials, clock)),
@@ -138,16 +140,25 @@ pub fn api_for(cfg: &Config, credentials: credentials::Credentials, clock: Arc<d
     })
 }
 
-/// The credentials the command would use for `cfg`: from the environment, the config's
-/// `credentials_file`, tccli's or the SDKs' profile (`docs/cli.md`, "Credentials").
-pub fn find_credentials(cfg: &Config) -> Result<credentials::Credentials> {
-    credentials::resolve(&credentials::Sources::from_process(), cfg.credentials_file.as_deref())
+/// The credentials the command would use for `cfg`, as the provider the API clients sign with:
+/// `[provider] credentials` and the chain of the environment, the config's `credentials_file`,
+/// tccli's and the SDKs' profiles (`docs/credentials.md`). Warnings (a profile others can read)
+/// are logged. Nothing is fetched yet: temporary credentials are fetched by the first request
+/// and refreshed on `clock`.
+pub fn credential_provider(cfg: &Config, clock: Arc<dyn Clock>) -> Result<credentials::SharedProvider> {
+    let transport = api::http::Transport::new(cfg.provider.timeout).map_err(|e| Error::runtime("the HTTP client", e))?;
+    let src = credentials::Sources::from_process();
+    let r = api::provider::provider_for(&cfg.provider.credentials, cfg.credentials_file.as_deref(), &src, transport, clock)?;
+    for w in &r.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(r.provider)
 }
 
 /// An engine for a config, with credentials from the usual sources and the system clock.
 pub fn connect(cfg: Config) -> Result<Engine<AnyApi>> {
-    let creds = find_credentials(&cfg)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let api = api_for(&cfg, creds, clock.clone())?;
+    let provider = credential_provider(&cfg, clock.clone())?;
+    let api = api_for(&cfg, provider, clock.clone())?;
     Ok(Engine::new(cfg, api, clock))
 }

@@ -187,6 +187,7 @@ fn oidc_reads_the_token_file_at_each_refresh() {
         endpoint: parse_endpoint(&fake.url(), "/").unwrap(),
         tke: TkeOidc::from_env(&env).unwrap(),
         duration_secs: 3600,
+        session_name: None,
         clock: Arc::new(clock.clone()),
     };
     let p = Refreshing::new(fetch, Arc::new(clock.clone()));

@@ -10,8 +10,8 @@ pub struct Transport {
     client: reqwest::Client,
 }
 
-/// One request, fully formed and signed.
-#[derive(Debug)]
+/// One request, fully formed and signed. Its `Debug` hides the secrets it carries
+/// (`api::redact`).
 pub struct Request {
     /// `GET` or `POST`.
     pub method: &'static str,
@@ -21,6 +21,12 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Body (empty for GET).
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        super::redact::request(self.method, &self.url, &self.headers, &self.body, f)
+    }
 }
 
 impl Transport {
@@ -36,6 +42,8 @@ impl Transport {
 
     /// Send and return the status and body.
     pub async fn send(&self, req: Request) -> Result<(u16, Vec<u8>), Failure> {
+        // Redacted by Request's Debug; answers are never logged (STS and metadata ones hold keys).
+        tracing::debug!("sending {req:?}");
         let method = if req.method == "GET" { reqwest::Method::GET } else { reqwest::Method::POST };
         let mut rb = self.client.request(method, &req.url);
         for (k, v) in &req.headers {
@@ -47,6 +55,7 @@ impl Transport {
         let resp = rb.send().await.map_err(transport_failure)?;
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(transport_failure)?;
+        tracing::debug!("answered HTTP {status}, {} bytes", body.len());
         Ok((status, body.to_vec()))
     }
 }

@@ -3,7 +3,10 @@
 //! The rest of cdnsync talks to the CDN through the [`CdnApi`] trait and sees failures only as a
 //! [`Class`]: Tencent's error-code strings are matched in this module and nowhere else.
 
+pub mod auth;
 pub mod http;
+pub mod provider;
+pub mod redact;
 pub mod roles;
 pub mod sign;
 pub mod v2;
@@ -96,6 +99,12 @@ pub enum Failure {
         /// What could not be understood.
         message: String,
     },
+    /// No credentials to sign with: temporary ones could not be fetched (the metadata service or
+    /// STS is down or refused). Nothing was sent; the job stays owed.
+    Credentials {
+        /// Why (never a secret: [`crate::credentials::CredentialsError`]'s text).
+        message: String,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -111,6 +120,7 @@ impl fmt::Display for Failure {
             Failure::Http { status, body } => write!(f, "HTTP {status}: {}", body.chars().take(200).collect::<String>()),
             Failure::Transport { message, .. } => write!(f, "network: {message}"),
             Failure::Decode { message } => write!(f, "unreadable answer: {message}"),
+            Failure::Credentials { message } => write!(f, "credentials: {message}"),
         }
     }
 }
@@ -157,7 +167,7 @@ impl Failure {
             Failure::Http { status, .. } if *status >= 500 => Class::Transient,
             Failure::Http { .. } => Class::Permanent,
             Failure::Transport { maybe_sent: true, .. } | Failure::Decode { .. } => Class::Ambiguous,
-            Failure::Transport { maybe_sent: false, .. } => Class::Transient,
+            Failure::Transport { maybe_sent: false, .. } | Failure::Credentials { .. } => Class::Transient,
         }
     }
 
@@ -177,6 +187,7 @@ impl Failure {
             Failure::Http { status, .. } => JobError { code: format!("HTTP{status}"), message: self.to_string() },
             Failure::Transport { .. } => JobError { code: "Network".into(), message: self.to_string() },
             Failure::Decode { .. } => JobError { code: "BadResponse".into(), message: self.to_string() },
+            Failure::Credentials { message } => JobError { code: "Credentials".into(), message: message.clone() },
         }
     }
 }

@@ -10,7 +10,7 @@ use super::sign::tc3;
 use super::{Accepted, ApiError, CdnApi, Failure, TaskState};
 use crate::clock::{self, Clock};
 use crate::config::{Config, Endpoint};
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, SharedProvider};
 use crate::model::{Area, Job, JobKind, QuotaBook, QuotaEntry};
 
 /// `X-TC-Version` of the CDN API.
@@ -74,8 +74,8 @@ pub struct V3Client {
     transport: Transport,
     /// Where requests go (`cdn.tencentcloudapi.com` unless overridden).
     endpoint: Endpoint,
-    /// Signing credentials (and session token).
-    credentials: Credentials,
+    /// Signing credentials (and session token), asked for each request.
+    credentials: SharedProvider,
     /// Optional `X-TC-Region`.
     region: Option<String>,
     /// Timestamps and dates for signing.
@@ -84,19 +84,24 @@ pub struct V3Client {
 
 impl V3Client {
     /// A client for `cfg`'s provider settings.
-    pub fn new(transport: Transport, cfg: &Config, credentials: Credentials, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(transport: Transport, cfg: &Config, credentials: impl Into<SharedProvider>, clock: Arc<dyn Clock>) -> Self {
         let p = &cfg.provider;
-        V3Client { transport, endpoint: p.endpoint.clone(), credentials, region: p.region.clone(), clock }
+        V3Client { transport, endpoint: p.endpoint.clone(), credentials: credentials.into(), region: p.region.clone(), clock }
     }
 
-    /// Sign and send one action; returns the `Response` object.
+    /// Sign and send one action; returns the `Response` object. Credentials refused as stale
+    /// are replaced and the action sent once more (`api::auth`).
     pub async fn call(&self, action: &str, body: &Value) -> Result<Value, Failure> {
+        super::auth::with_credentials(&*self.credentials, super::auth::stale_v3, |c| self.call_as(c, action, body)).await
+    }
+
+    async fn call_as(&self, credentials: Credentials, action: &str, body: &Value) -> Result<Value, Failure> {
         let payload = serde_json::to_vec(body).expect("JSON serialises");
         let ts = self.clock.now_unix();
         let auth = tc3::sign(
             &tc3::Tc3Request { method: "POST", query: "", content_type: CONTENT_TYPE, host: &self.endpoint.host, payload: &payload },
-            &self.credentials.secret_id,
-            self.credentials.secret_key.expose(),
+            &credentials.secret_id,
+            credentials.secret_key.expose(),
             ts,
             SERVICE,
         );
@@ -111,7 +116,7 @@ impl V3Client {
         if let Some(r) = &self.region {
             headers.push(("X-TC-Region".into(), r.clone()));
         }
-        if let Some(t) = &self.credentials.token {
+        if let Some(t) = &credentials.token {
             headers.push(("X-TC-Token".into(), t.expose().to_string()));
         }
         let (status, bytes) = self.transport.send(Request { method: "POST", url: self.endpoint.url(), headers, body: payload }).await?;

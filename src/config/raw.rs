@@ -32,6 +32,13 @@ pub struct RawProvider {
     pub http_method: Option<S<String>>,
     pub v2_overseas: Option<S<String>>,
     pub v2_prefetch_delay_secs: Option<S<i64>>,
+    pub credentials: Option<S<String>>,
+    pub cvm_role_name: Option<S<String>>,
+    pub role_arn: Option<S<String>>,
+    pub role_session_name: Option<S<String>>,
+    pub role_duration_secs: Option<S<i64>>,
+    pub metadata_endpoint: Option<S<String>>,
+    pub sts_endpoint: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

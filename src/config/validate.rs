@@ -108,6 +108,8 @@ pub struct Provider {
     pub v2_overseas: V2Overseas,
     /// v2 has no task query: wait this long after a purge before prefetching the same URLs.
     pub v2_prefetch_delay: Duration,
+    /// Where the credentials come from (`credentials`, the role keys).
+    pub credentials: super::CredentialSettings,
 }
 
 /// `[[domain]]`, compiled.
@@ -463,6 +465,10 @@ fn provider(v: &mut V, raw: Option<&super::raw::RawProvider>) -> Provider {
         Api::V3 => "/",
         Api::V2 => "/v2/index.php",
     };
+    let (text, file) = (v.text, v.file);
+    let credentials = super::credential_keys::settings(raw, &mut |span, key, message| {
+        v.errors.push(ConfigError { file: file.to_path_buf(), line: Some(line_of(text, span.start)), key: key.to_string(), message })
+    });
     let endpoint = match endpoint_raw {
         Some(e) => match parse_endpoint(e.get_ref(), default_path) {
             Ok(ep) => ep,
@@ -483,6 +489,7 @@ fn provider(v: &mut V, raw: Option<&super::raw::RawProvider>) -> Provider {
         http_method,
         v2_overseas,
         v2_prefetch_delay,
+        credentials,
     }
 }
 

@@ -124,6 +124,11 @@ impl Account {
         None
     }
 
+    /// Temporary credentials with this SecretId that a fake STS or metadata service issued.
+    pub fn temporary(&self, secret_id: &str) -> Option<super::sts::Issued> {
+        self.cfg.issuers.iter().find_map(|i| i.find(secret_id))
+    }
+
     /// A fresh `RequestId`.
     pub fn request_id(&mut self) -> String {
         format!("fake-{}", self.rng.u64(..))

@@ -6,7 +6,9 @@
 //! timestamps (±5 minutes), refuses replayed v2 Nonces, validates every field (URLs must start
 //! with http(s)://, `Area` values, batch sizes, known domains and their areas), enforces the rate
 //! limits (20 requests/s per action; v2 100/min) and the daily quotas, records what it accepted,
-//! answers the Describe* actions, and injects faults on request: latency, HTTP 5xx,
+//! answers the Describe* actions, accepts the temporary credentials of the fake STS and metadata
+//! service while they live (`FakeConfig::issuers`; expired ones get `AuthFailure.TokenFailure`,
+//! v2 4100), and injects faults on request: latency, HTTP 5xx,
 //! `InternalError`, `RequestLimitExceeded`, dropped connections (before or after accepting).
 //!
 //! Its signature checks reuse [`crate::api::sign`], which is pinned independently by Tencent's
@@ -73,6 +75,10 @@ pub struct FakeConfig {
     pub secret_key: String,
     /// When set, requests must carry this session token.
     pub token: Option<String>,
+    /// Temporary credentials it also accepts: those of a fake STS or metadata service
+    /// (`FakeSts::issuer`, `FakeMetadata::issuer`), while they live; once expired, API 3.0
+    /// answers `AuthFailure.TokenFailure` and v2 code 4100.
+    pub issuers: Vec<sts::Issuer>,
     /// Domains and where each is accelerated.
     pub domains: Vec<(String, Vec<Area>)>,
     /// Batch sizes and daily totals (API 3.0 documented values by default).
@@ -100,6 +106,7 @@ impl Default for FakeConfig {
             secret_id: "AKIDFAKE0000000000000000000000000000".into(),
             secret_key: "fakeSecretKey0000000000000000000".into(),
             token: None,
+            issuers: Vec::new(),
             domains: vec![("www.example.com".into(), vec![Area::Mainland, Area::Overseas])],
             quota: QuotaBook::documented_v3(),
             rate_per_sec: account::V3_RATE_PER_SEC,
