@@ -18,7 +18,10 @@ fn config_mistakes_exit_2_with_file_line_and_key() {
             "publish_dir = \"public\"\n[[domain]]\nhost = \"www.example.com\"\nprefetch = [\"{a\"]\n",
             "cdnsync.toml:4: domain[0].prefetch[0]",
         ),
-        ("publish_dir = \"public\"\n[[domain]]\nhost = \"www.example.com\"\npurge_added = \"yes\"\n", "cdnsync.toml:4: domain[0].purge_added"),
+        (
+            "publish_dir = \"public\"\n[[domain]]\nhost = \"www.example.com\"\npurge_added = \"yes\"\n",
+            "cdnsync.toml:4: domain[0].purge_added",
+        ),
         ("publish_dir = \"public\"\n[[domain]]\nhost = \"a..b\"\n", "cdnsync.toml:3: domain[0].host"),
         ("publish_dir = \"public\"\n[[domain]]\nhost = \"www.example.com.\"\n", "remove the trailing dot"),
         ("publish_dir = \"public\"\n[[domain]]\nhost = \"例子.测试\"\n", "host = \"xn--fsqu00a.xn--0zwm56d\""),
@@ -57,8 +60,16 @@ fn an_unknown_key_and_bad_values_are_all_reported() {
     let lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains("config error")).collect();
     assert_eq!(lines.len(), 3, "{}", out.stderr);
     assert!(lines[0].contains("cdnsync.toml:3: provider.endpiont: unknown key; did you mean \"endpoint\"?"), "{}", out.stderr);
-    assert!(lines[1].contains("cdnsync.toml:4: provider.timeout_secs: invalid type: string \"30\", expected a whole number"), "{}", out.stderr);
-    assert!(lines[2].contains("cdnsync.toml:7: domain[0].areas[0]: expected \"mainland\" or \"overseas\", found \"asia\""), "{}", out.stderr);
+    assert!(
+        lines[1].contains("cdnsync.toml:4: provider.timeout_secs: invalid type: string \"30\", expected a whole number"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines[2].contains("cdnsync.toml:7: domain[0].areas[0]: expected \"mainland\" or \"overseas\", found \"asia\""),
+        "{}",
+        out.stderr
+    );
     let out = site.run(&["--json", "plan"]);
     out.expect(2);
     let msg = out.json()["error"]["message"].as_str().unwrap().to_string();
