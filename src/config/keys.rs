@@ -52,11 +52,19 @@ impl<'de> Visitor<'de> for KeyVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Key, A::Error> {
-        let _ = map.next_key::<IgnoredAny>()?;
+        // The parser's span map: start, end, value; never ask for a value without its key.
+        let next = |map: &mut A| map.next_key::<IgnoredAny>().map(|k| k.is_some());
+        if !next(&mut map)? {
+            return Err(de::Error::custom("a key without its name"));
+        }
         let at: usize = map.next_value()?;
-        let _ = map.next_key::<IgnoredAny>()?;
+        if !next(&mut map)? {
+            return Err(de::Error::custom("a key without its name"));
+        }
         let _: usize = map.next_value()?;
-        let _ = map.next_key::<IgnoredAny>()?;
+        if !next(&mut map)? {
+            return Err(de::Error::custom("a key without its name"));
+        }
         Ok(Key { name: map.next_value()?, at: Some(at) })
     }
 }
@@ -78,13 +86,16 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Key>()? {
-            if key.name.starts_with("$__toml_private") {
-                // A date-time, which the toml crate hands over as a one-key map.
-                map.next_value::<IgnoredAny>()?;
+        let mut pending = map.next_key::<Key>()?;
+        while let Some(key) = pending.take() {
+            let private = entries.is_empty() && key.name.starts_with("$__toml_private");
+            entries.push((key, map.next_value()?));
+            pending = map.next_key()?;
+            if private && pending.is_none() {
+                // A date-time, which the toml crate hands over as a map of this one key. (A
+                // table holding only a quoted key of that name looks the same, and sets nothing.)
                 return Ok(Node::Leaf);
             }
-            entries.push((key, map.next_value()?));
         }
         Ok(Node::Table(entries))
     }

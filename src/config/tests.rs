@@ -128,6 +128,7 @@ fn config_errors_name_line_and_key() {
             "expected a boolean",
         ),
         ("publish_dir = \"p\"\nlimits = 3\n[[domain]]\nhost = \"a.com\"\n", Some(2), "limits", "expected a table"),
+        ("publish_dir = \"p\"\n[domain]\nhost = \"a.com\"\n", Some(2), "domain", "write each domain as a [[domain]] block"),
         ("publish_dir = \"p\"\ndomain = [1]\n", Some(2), "domain[0]", "invalid type: integer `1`, expected a table"),
         ("publish_dir = \"p\"\nexclude = [\"a/[b\"]\n[[domain]]\nhost = \"a.com\"\n", Some(2), "exclude[0]", "invalid glob"),
     ];
@@ -278,4 +279,17 @@ fn the_number_of_domains_is_bounded() {
     let e = parse(&format!("publish_dir = \"p\"\n{}", blocks(MAX_DOMAINS + 1))).unwrap_err().0;
     assert_eq!(e.len(), 1);
     assert_eq!((e[0].key.as_str(), e[0].message.as_str()), ("domain", "201 [[domain]] blocks, and cdnsync reads at most 200"));
+}
+
+#[test]
+fn keys_that_mimic_the_parsers_private_names_are_errors_not_panics() {
+    for text in [
+        "publish_dir = \"p\"\nprovider.\"$__serde_spanned_private_start\" = 1\n[[domain]]\nhost = \"a.com\"\n",
+        "publish_dir = \"p\"\nprovider.\"$__serde_spanned_private_start\" = 1\nprovider.x = 2\n[[domain]]\nhost = \"a.com\"\n",
+        "publish_dir = \"p\"\n\"$__toml_private_datetime\" = 1\n[[domain]]\nhost = \"a.com\"\n",
+        "publish_dir = \"p\"\nwatch.\"$__toml_private_datetime\" = \"x\"\nwatch.y = 1\n[[domain]]\nhost = \"a.com\"\n",
+    ] {
+        let e = parse(text).expect_err(text);
+        assert!(!e.0.is_empty(), "{text}");
+    }
 }

@@ -11,7 +11,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 // The toml crate's span protocol (`serde_spanned` 0.6, behind `toml::Spanned`): asked for a
@@ -77,9 +77,16 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ValVisitor<T> {
         let first = map.next_key::<String>()?;
         if first.as_deref() == Some(START) {
             let start: usize = map.next_value()?;
-            let _ = map.next_key::<String>()?; // END
+            // Only the parser's own span map goes on; a table whose first key merely has that
+            // name (quoted keys can be anything) ends here, before a value is asked for a key
+            // that is not there (the toml crate panics on that).
+            if map.next_key::<String>()?.as_deref() != Some(END) {
+                return Err(de::Error::custom(format!("a key may not be named {START:?}")));
+            }
             let _: usize = map.next_value()?;
-            let _ = map.next_key::<String>()?; // VALUE
+            if map.next_key::<String>()?.as_deref() != Some(VALUE) {
+                return Err(de::Error::custom(format!("a key may not be named {START:?}")));
+            }
             let value = map.next_value_seed(Catch::<T>(PhantomData))?;
             return Ok(Val { at: Some(start), value });
         }

@@ -12,6 +12,13 @@ use crate::model::Area;
 pub(super) fn domains(v: &mut Validator, field: &Option<List<RawDomain>>) -> Vec<Domain> {
     let mut out: Vec<Domain> = Vec::new();
     const NONE: &str = "no [[domain]] block: add at least one with host = \"www.example.com\"";
+    if let Some(Err(e)) = field.as_ref().map(|f| f.value()) {
+        if e.contains("invalid type: map") {
+            let at = field.as_ref().and_then(|f| f.at());
+            v.err(at, "domain", format!("{e}: write each domain as a [[domain]] block, with two brackets"));
+            return Vec::new();
+        }
+    }
     let listed = v.list(field, "domain");
     match &listed {
         None if field.is_none() => v.err(None, "domain", NONE),
