@@ -128,6 +128,12 @@ fn config_errors_name_line_and_key() {
             "expected a boolean",
         ),
         ("publish_dir = \"p\"\nlimits = 3\n[[domain]]\nhost = \"a.com\"\n", Some(2), "limits", "expected a table"),
+        (
+            "publish_dir = \"p\"\ncredentials_file = \"\"\n[[domain]]\nhost = \"a.com\"\n",
+            Some(2),
+            "credentials_file",
+            "found an empty string",
+        ),
         ("publish_dir = \"p\"\n[domain]\nhost = \"a.com\"\n", Some(2), "domain", "write each domain as a [[domain]] block"),
         ("publish_dir = \"p\"\ndomain = [1]\n", Some(2), "domain[0]", "invalid type: integer `1`, expected a table"),
         ("publish_dir = \"p\"\nexclude = [\"a/[b\"]\n[[domain]]\nhost = \"a.com\"\n", Some(2), "exclude[0]", "invalid glob"),
