@@ -369,7 +369,7 @@ fn plan_bench(n: usize, collapse: bool) -> Row {
         .domain("www.example.com", &[Area::Mainland, Area::Overseas])
         .prefetch("**/index.html");
     if !collapse {
-        b = b.limit("collapse", toml::Value::String("never".into()));
+        b = b.collapse(cdnsync::config::Collapse::Never);
     }
     let cfg = b.build().unwrap();
     let paths: Vec<String> = (0..n).map(|i| format!("s{}/d{}/文档 {i}.html", i % 10, (i / 10) % 100)).collect();

@@ -287,7 +287,7 @@ fn tccli_role_profile_assumes_the_role_through_sts() {
     })
     .unwrap();
     let settings = cdnsync::config::CredentialSettings {
-        sts_endpoint: Some(cdnsync::config::validate::parse_endpoint(&sts.url(), "/").unwrap()),
+        sts_endpoint: Some(cdnsync::config::parse_endpoint(&sts.url(), "/").unwrap()),
         ..Default::default()
     };
     let get = |k: &str| (k == "TCCLI_PROFILE").then(|| "work".to_string());

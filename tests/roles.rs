@@ -8,7 +8,7 @@ use std::time::Duration;
 use cdnsync::api::http::Transport;
 use cdnsync::api::roles::{AssumeRole, AssumeRoleFetch, CvmRoleFetch, OidcFetch};
 use cdnsync::clock::{Clock, ManualClock};
-use cdnsync::config::validate::parse_endpoint;
+use cdnsync::config::parse_endpoint;
 use cdnsync::credentials::oidc::TkeOidc;
 use cdnsync::credentials::provider::{CredentialProvider, Refreshing};
 use cdnsync::credentials::{CredentialSource, Credentials, CredentialsError};

@@ -10,7 +10,7 @@ use cdnsync::api::http::Transport;
 use cdnsync::api::roles::{AssumeRole, AssumeRoleFetch, CvmRoleFetch};
 use cdnsync::api::{CdnApi, Class, Failure};
 use cdnsync::clock::ManualClock;
-use cdnsync::config::validate::parse_endpoint;
+use cdnsync::config::parse_endpoint;
 use cdnsync::credentials::provider::Refreshing;
 use cdnsync::credentials::{CredentialProvider, Credentials, SharedProvider};
 use cdnsync::fake::metadata::{FakeMetadata, MetadataConfig};

@@ -3,14 +3,12 @@
 //! `sts_endpoint`), validated into [`CredentialSettings`]. The user's side is
 //! `docs/credentials.md` and `docs/config.md`; what is done with them is `api::provider`.
 //!
-//! Kept apart from `validate.rs` so that the credentials keys can change without touching the
-//! rest of `[provider]`: [`settings`] reports each problem through a callback with the value's
-//! span, and `validate.rs` turns it into a [`super::ConfigError`] with its line.
-
-use std::ops::Range;
+//! Kept apart from `validate/provider.rs` so that the credentials keys can change without touching
+//! the rest of `[provider]`. `sts_endpoint` obeys the same plain-http rule as `endpoint`.
 
 use super::raw::RawProvider;
-use super::validate::{parse_endpoint, Endpoint};
+use super::types::Endpoint;
+use super::validate::{check_plain_http, parse_endpoint, Validator};
 
 /// `[provider] credentials`: where the keys come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,110 +75,81 @@ pub const MAX_ROLE_DURATION_SECS: i64 = 43_200;
 /// The metadata service's path, when `metadata_endpoint` gives none.
 pub const METADATA_PATH: &str = "/latest/meta-data/";
 
-/// Is `host` (`host[:port]`, as in [`Endpoint::host`]) this machine?
-pub fn is_loopback_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host }),
-    };
-    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Validate the credentials keys of `raw`; each problem goes to `err(span, key, message)`.
-pub fn settings(raw: Option<&RawProvider>, err: &mut dyn FnMut(Range<usize>, &str, String)) -> CredentialSettings {
+/// Validate the credentials keys of `p`, reporting each problem through `v`.
+pub(super) fn settings(v: &mut Validator, p: &RawProvider, allow_plain_http: bool) -> CredentialSettings {
     let mut s = CredentialSettings::default();
-    let Some(p) = raw else { return s };
-    let mut at = |span: Range<usize>, key: &str, msg: String| err(span, &format!("provider.{key}"), msg);
-
-    if let Some(m) = &p.credentials {
-        s.mode = match m.get_ref().as_str() {
-            "auto" => CredentialsMode::Auto,
+    if let Some(m) = v.word(&p.credentials, "provider.credentials", &["auto", "cvm_role", "role", "oidc"]) {
+        s.mode = match m {
             "cvm_role" => CredentialsMode::CvmRole,
             "role" => CredentialsMode::Role,
             "oidc" => CredentialsMode::Oidc,
-            other => {
-                at(m.span(), "credentials", format!("expected one of \"auto\", \"cvm_role\", \"role\", \"oidc\", found \"{other}\""));
-                CredentialsMode::Auto
-            }
+            _ => CredentialsMode::Auto,
         };
     }
     let mode = s.mode.as_str();
-    if let Some(n) = &p.cvm_role_name {
-        let v = n.get_ref();
-        if !crate::credentials::is_role_name(v) {
-            at(n.span(), "cvm_role_name", format!("expected a CAM role name (1 to 128 of letters, digits and +=,.@-_), found \"{v}\""));
+    if let Some(n) = v.get(&p.cvm_role_name, "provider.cvm_role_name") {
+        if !crate::credentials::is_role_name(n.v) {
+            let msg = format!("expected a CAM role name (1 to 128 of letters, digits and +=,.@-_), found \"{}\"", n.v);
+            v.err(n.at, "provider.cvm_role_name", msg);
         } else if !matches!(s.mode, CredentialsMode::CvmRole | CredentialsMode::Auto) {
-            at(n.span(), "cvm_role_name", format!("is only used with credentials = \"cvm_role\", but credentials = \"{mode}\""));
+            v.err(n.at, "provider.cvm_role_name", format!("is only used with credentials = \"cvm_role\", but credentials = \"{mode}\""));
         } else {
-            s.cvm_role_name = Some(v.clone());
+            s.cvm_role_name = Some(n.v.clone());
         }
     }
-    if let Some(a) = &p.role_arn {
-        let v = a.get_ref();
-        if !(v.starts_with("qcs::cam::") && v.len() <= 1024 && !v.chars().any(|c| c.is_whitespace() || c.is_control())) {
-            at(
-                a.span(),
-                "role_arn",
-                format!("expected a role ARN such as \"qcs::cam::uin/100000000001:roleName/cdn-purger\", found \"{v}\""),
-            );
+    if let Some(a) = v.get(&p.role_arn, "provider.role_arn") {
+        if !(a.v.starts_with("qcs::cam::") && a.v.len() <= 1024 && !a.v.chars().any(|c| c.is_whitespace() || c.is_control())) {
+            let msg = format!("expected a role ARN such as \"qcs::cam::uin/100000000001:roleName/cdn-purger\", found \"{}\"", a.v);
+            v.err(a.at, "provider.role_arn", msg);
         } else if s.mode != CredentialsMode::Role {
-            at(
-                a.span(),
-                "role_arn",
-                format!("is only used with credentials = \"role\", but credentials = \"{mode}\": add credentials = \"role\""),
-            );
+            let msg = format!("is only used with credentials = \"role\", but credentials = \"{mode}\": add credentials = \"role\"");
+            v.err(a.at, "provider.role_arn", msg);
         } else {
-            s.role_arn = Some(v.clone());
+            s.role_arn = Some(a.v.clone());
         }
     }
-    if let Some(n) = &p.role_session_name {
-        let v = n.get_ref();
-        if !crate::credentials::is_session_name(v) {
-            at(n.span(), "role_session_name", format!("expected 2 to 128 of letters, digits and _+=,.@-, found \"{v}\""));
+    if let Some(n) = v.get(&p.role_session_name, "provider.role_session_name") {
+        if !crate::credentials::is_session_name(n.v) {
+            v.err(n.at, "provider.role_session_name", format!("expected 2 to 128 of letters, digits and _+=,.@-, found \"{}\"", n.v));
         } else if s.mode == CredentialsMode::CvmRole {
-            at(
-                n.span(),
-                "role_session_name",
-                "is not used with credentials = \"cvm_role\" (the instance's role has no session name)".into(),
+            v.err(
+                n.at,
+                "provider.role_session_name",
+                "is not used with credentials = \"cvm_role\" (the instance's role has no session name)",
             );
         } else {
-            s.role_session_name = Some(v.clone());
+            s.role_session_name = Some(n.v.clone());
         }
     }
-    if let Some(d) = &p.role_duration_secs {
-        let v = *d.get_ref();
-        if !(1..=MAX_ROLE_DURATION_SECS).contains(&v) {
-            at(d.span(), "role_duration_secs", format!("expected a whole number from 1 to {MAX_ROLE_DURATION_SECS}, found {v}"));
-        } else if s.mode == CredentialsMode::CvmRole {
-            at(
-                d.span(),
-                "role_duration_secs",
-                "is not used with credentials = \"cvm_role\" (the metadata service sets the lifetime)".into(),
+    let cvm = s.mode == CredentialsMode::CvmRole;
+    if let Some(d) = v.get(&p.role_duration_secs, "provider.role_duration_secs") {
+        let n = *d.v;
+        if !(1..=MAX_ROLE_DURATION_SECS).contains(&n) {
+            v.err(d.at, "provider.role_duration_secs", format!("expected a whole number from 1 to {MAX_ROLE_DURATION_SECS}, found {n}"));
+        } else if cvm {
+            v.err(
+                d.at,
+                "provider.role_duration_secs",
+                "is not used with credentials = \"cvm_role\" (the metadata service sets the lifetime)",
             );
         } else {
-            s.role_duration_secs = Some(v as u32);
+            s.role_duration_secs = Some(n as u32);
         }
     }
-    if let Some(e) = &p.metadata_endpoint {
-        // The metadata service speaks plain HTTP, inside the instance: http:// is its normal form.
-        match parse_endpoint(e.get_ref(), METADATA_PATH) {
+    if let Some(e) = v.get(&p.metadata_endpoint, "provider.metadata_endpoint") {
+        // The metadata service speaks plain HTTP, inside the instance: http:// is its normal form
+        // (it hands out credentials; it is sent none).
+        match parse_endpoint(e.v, METADATA_PATH) {
             Ok(ep) => s.metadata_endpoint = Some(ep),
-            Err(msg) => at(e.span(), "metadata_endpoint", msg),
+            Err(msg) => v.err(e.at, "provider.metadata_endpoint", msg),
         }
     }
-    if let Some(e) = &p.sts_endpoint {
-        match parse_endpoint(e.get_ref(), "/") {
-            Ok(ep) if ep.scheme == "http" && !is_loopback_host(&ep.host) => at(
-                e.span(),
-                "sts_endpoint",
-                format!(
-                    "plain http:// to {} would carry the signed request and the temporary keys unencrypted: use https:// \
-                     (http:// is accepted only to this machine: 127.0.0.1, [::1], localhost)",
-                    ep.host
-                ),
-            ),
+    if let Some(e) = v.get(&p.sts_endpoint, "provider.sts_endpoint") {
+        // STS is sent the signed request of the base keys (or a web identity token): the same
+        // rule as `endpoint`.
+        match parse_endpoint(e.v, "/").and_then(|ep| check_plain_http(&ep, allow_plain_http).map(|()| ep)) {
             Ok(ep) => s.sts_endpoint = Some(ep),
-            Err(msg) => at(e.span(), "sts_endpoint", msg),
+            Err(msg) => v.err(e.at, "provider.sts_endpoint", msg),
         }
     }
     s
@@ -231,8 +200,8 @@ mod tests {
             ("credentials = \"role\"\nrole_duration_secs = 0", "provider.role_duration_secs", "from 1 to 43200, found 0"),
             ("credentials = \"role\"\nrole_duration_secs = 86400", "provider.role_duration_secs", "found 86400"),
             ("credentials = \"cvm_role\"\nrole_duration_secs = 900", "provider.role_duration_secs", "metadata service sets"),
-            ("sts_endpoint = \"http://sts.tencentcloudapi.com\"", "provider.sts_endpoint", "use https://"),
-            ("sts_endpoint = \"http://localhost.evil.com:80\"", "provider.sts_endpoint", "use https://"),
+            ("sts_endpoint = \"http://sts.tencentcloudapi.com\"", "provider.sts_endpoint", "Use https://"),
+            ("sts_endpoint = \"http://localhost.evil.com:80\"", "provider.sts_endpoint", "in clear"),
             ("sts_endpoint = \"sts.tencentcloudapi.com\"", "provider.sts_endpoint", "http:// or https://"),
             ("metadata_endpoint = \"http://meta data/\"", "provider.metadata_endpoint", "host[:port]"),
         ];
@@ -249,12 +218,8 @@ mod tests {
     }
 
     #[test]
-    fn loopback_hosts() {
-        for h in ["127.0.0.1", "127.0.0.1:8080", "127.9.9.9:1", "localhost", "LOCALHOST:99", "[::1]", "[::1]:8080"] {
-            assert!(is_loopback_host(h), "{h}");
-        }
-        for h in ["sts.tencentcloudapi.com", "10.0.0.1:80", "localhost.example.com", "[::2]:80", "128.0.0.1", "127.0.0.1.nip.io"] {
-            assert!(!is_loopback_host(h), "{h}");
-        }
+    fn plain_http_to_sts_follows_allow_plain_http() {
+        let s = provider("allow_plain_http = true\nsts_endpoint = \"http://sts.proxy.internal\"").unwrap();
+        assert_eq!(s.sts_endpoint.unwrap().host, "sts.proxy.internal");
     }
 }
