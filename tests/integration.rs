@@ -10,6 +10,7 @@ mod docs;
 mod encoding;
 mod fake;
 mod fleet;
+mod layers;
 mod library;
 mod pipeline;
 mod reliability;
