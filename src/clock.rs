@@ -134,6 +134,52 @@ pub fn parse_datetime(s: &str, offset_secs: i64) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + se - offset_secs)
 }
 
+/// ISO 8601 with an explicit offset, `YYYY-MM-DDThh:mm:ss+hh:mm` (`Z` for UTC), of a Unix time
+/// in a zone `offset_secs` east of UTC (EdgeOne's task times).
+pub fn iso8601(unix: i64, offset_secs: i64) -> String {
+    let zone = if offset_secs == 0 {
+        "Z".to_string()
+    } else {
+        let (sign, off) = if offset_secs < 0 { ('-', -offset_secs) } else { ('+', offset_secs) };
+        format!("{sign}{:02}:{:02}", off / 3600, off % 3600 / 60)
+    };
+    datetime(unix, offset_secs).replacen(' ', "T", 1) + &zone
+}
+
+/// Parse ISO 8601 `YYYY-MM-DDThh:mm:ss` with an optional fraction of a second and a `Z` or
+/// `±hh:mm` offset back to Unix seconds. A time without an offset is refused: it would be a guess.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    let (date_time, rest) = (s.get(..19)?, s.get(19..)?);
+    if date_time.as_bytes()[10] != b'T' {
+        return None;
+    }
+    let local = parse_datetime(&date_time.replacen('T', " ", 1), 0)?;
+    let rest = match rest.strip_prefix('.') {
+        Some(frac) => frac.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => rest,
+    };
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let b = rest.as_bytes();
+            if b.len() != 6 || b[3] != b':' || !(b[0] == b'+' || b[0] == b'-') {
+                return None;
+            }
+            let (h, m) = (rest.get(1..3)?.parse::<i64>().ok()?, rest.get(4..6)?.parse::<i64>().ok()?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let off = h * 3600 + m * 60;
+            if b[0] == b'-' {
+                -off
+            } else {
+                off
+            }
+        }
+    };
+    Some(local - offset)
+}
+
 /// Days since 1970-01-01 of a civil date.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -178,6 +224,23 @@ mod tests {
         }
         assert_eq!(datetime(1_704_124_800, CST_OFFSET_SECS), "2024-01-02 00:00:00");
         assert_eq!(parse_datetime("2024-13-01 00:00:00", 0), None);
+    }
+
+    #[test]
+    fn iso8601_round_trips_with_offsets() {
+        assert_eq!(iso8601(1_767_196_800, CST_OFFSET_SECS), "2026-01-01T00:00:00+08:00");
+        assert_eq!(iso8601(1_767_196_800, 0), "2025-12-31T16:00:00Z");
+        assert_eq!(iso8601(0, -5 * 3600 - 1800), "1969-12-31T18:30:00-05:30");
+        for unix in [0, 1_700_000_000, 1_767_196_800] {
+            for off in [0, CST_OFFSET_SECS, -3600] {
+                assert_eq!(parse_iso8601(&iso8601(unix, off)), Some(unix), "{}", iso8601(unix, off));
+            }
+        }
+        assert_eq!(parse_iso8601("2025-12-31T16:00:00.250Z"), Some(1_767_196_800));
+        for bad in ["2025-12-31 16:00:00Z", "2025-12-31T16:00:00", "2025-12-31T16:00:00+8", "2025-12-31T16:00:00+24:00", "", "2025-12-31T1"]
+        {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
     }
 
     #[test]
