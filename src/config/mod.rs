@@ -4,6 +4,7 @@
 //! [`Config`] that cannot hold an invalid value. Every error names the file, the line and the key.
 
 pub mod builder;
+pub mod edgeone;
 pub(crate) mod raw;
 pub mod validate;
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub use crate::model::Api;
 pub use builder::Builder;
+pub use edgeone::{PurgeMethod, Site};
 pub use validate::{Collapse, Config, Domain, Endpoint, HttpMethod, Limits, Provider, SignatureMethod, V2Overseas, Watch};
 
 /// One problem in a config file.

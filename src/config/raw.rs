@@ -32,6 +32,7 @@ pub struct RawProvider {
     pub http_method: Option<S<String>>,
     pub v2_overseas: Option<S<String>>,
     pub v2_prefetch_delay_secs: Option<S<i64>>,
+    pub site: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +50,8 @@ pub struct RawDomain {
     pub purge_added: Option<bool>,
     #[serde(default)]
     pub prefetch: Vec<S<String>>,
+    pub zone_id: Option<S<String>>,
+    pub method: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

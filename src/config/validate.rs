@@ -108,6 +108,8 @@ pub struct Provider {
     pub v2_overseas: V2Overseas,
     /// v2 has no task query: wait this long after a purge before prefetching the same URLs.
     pub v2_prefetch_delay: Duration,
+    /// EdgeOne: the account's site, which picks the API host.
+    pub site: super::Site,
 }
 
 /// `[[domain]]`, compiled.
@@ -135,6 +137,10 @@ pub struct Domain {
     pub alias_bare: bool,
     /// Purge added files too (a cached 404 may exist).
     pub purge_added: bool,
+    /// EdgeOne: the zone serving `host`; looked up by host when `None`.
+    pub zone_id: Option<String>,
+    /// EdgeOne: how directory and whole-host purges drop cached copies.
+    pub method: super::PurgeMethod,
 }
 
 /// `[watch]`.
@@ -370,7 +376,7 @@ pub fn validate(raw: RawConfig, text: &str, file: &Path, base_dir: &Path) -> Res
         None => None,
     };
 
-    let provider = provider(&mut v, raw.provider.as_ref());
+    let mut provider = provider(&mut v, raw.provider.as_ref());
 
     let mut domains = Vec::new();
     if raw.domains.is_empty() {
@@ -385,6 +391,7 @@ pub fn validate(raw: RawConfig, text: &str, file: &Path, base_dir: &Path) -> Res
         }
     }
 
+    super::edgeone::apply(&raw, text, file, &mut provider, &mut domains, &mut v.errors);
     let limits = limits(&mut v, raw.limits.as_ref());
 
     if !v.errors.is_empty() {
@@ -417,8 +424,9 @@ fn provider(v: &mut V, raw: Option<&super::raw::RawProvider>) -> Provider {
     let mut v2_prefetch_delay = Duration::from_secs(60);
     if let Some(p) = raw {
         if let Some(a) = &p.api {
-            api = match v.one_of(a, "provider.api", &["v3", "v2"]) {
+            api = match v.one_of(a, "provider.api", &["v3", "v2", "edgeone"]) {
                 Some("v2") => Api::V2,
+                Some("edgeone") => Api::EdgeOne,
                 _ => Api::V3,
             };
         }
@@ -460,7 +468,7 @@ fn provider(v: &mut V, raw: Option<&super::raw::RawProvider>) -> Provider {
         endpoint_raw = p.endpoint.as_ref();
     }
     let default_path = match api {
-        Api::V3 => "/",
+        Api::V3 | Api::EdgeOne => "/",
         Api::V2 => "/v2/index.php",
     };
     let endpoint = match endpoint_raw {
@@ -483,6 +491,7 @@ fn provider(v: &mut V, raw: Option<&super::raw::RawProvider>) -> Provider {
         http_method,
         v2_overseas,
         v2_prefetch_delay,
+        site: super::Site::Mainland,
     }
 }
 
@@ -491,6 +500,7 @@ pub fn default_endpoint(api: Api) -> Endpoint {
     match api {
         Api::V3 => Endpoint { scheme: "https".into(), host: "cdn.tencentcloudapi.com".into(), path: "/".into() },
         Api::V2 => Endpoint { scheme: "https".into(), host: "cdn.api.qcloud.com".into(), path: "/v2/index.php".into() },
+        Api::EdgeOne => super::edgeone::endpoint(super::Site::Mainland),
     }
 }
 
@@ -642,6 +652,8 @@ fn domain(v: &mut V, sd: &S<RawDomain>, i: usize) -> Option<Domain> {
         alias_slash,
         alias_bare,
         purge_added: d.purge_added.unwrap_or(false),
+        zone_id: None,
+        method: super::PurgeMethod::Invalidate,
     })
 }
 
