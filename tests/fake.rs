@@ -21,7 +21,7 @@ fn client(fake: &FakeCdn, clock: Arc<dyn Clock>) -> V3Client {
     let cfg = cdnsync::config::from_str(&text, std::path::Path::new("t.toml"), std::path::Path::new("/")).unwrap();
     match cdnsync::api_for(&cfg, Credentials::new(SECRET_ID, SECRET_KEY, None), clock).unwrap() {
         AnyApi::V3(c) => c,
-        AnyApi::V2(_) => unreachable!("api = v3 by default"),
+        AnyApi::V2(_) | AnyApi::EdgeOne(_) => unreachable!("api = v3 by default"),
     }
 }
 

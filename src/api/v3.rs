@@ -52,6 +52,7 @@ pub fn parse_envelope(status: u16, body: &[u8]) -> Result<Value, Failure> {
             message: err.get("Message").and_then(Value::as_str).unwrap_or("").to_string(),
             request_id,
             code_desc: None,
+            api: crate::model::Api::V3,
         }));
     }
     if status != 200 {
@@ -92,19 +93,26 @@ impl V3Client {
     /// Sign and send one action; returns the `Response` object.
     pub async fn call(&self, action: &str, body: &Value) -> Result<Value, Failure> {
         let payload = serde_json::to_vec(body).expect("JSON serialises");
+        let (status, bytes) = self.send_signed(SERVICE, VERSION, action, payload).await?;
+        parse_envelope(status, &bytes)
+    }
+
+    /// Sign `payload` (exactly the bytes sent) with TC3 for `service` at `version` and send it as
+    /// `action`: the HTTP status and body. Also used by the other TC3 products (EdgeOne).
+    pub async fn send_signed(&self, service: &str, version: &str, action: &str, payload: Vec<u8>) -> Result<(u16, Vec<u8>), Failure> {
         let ts = self.clock.now_unix();
         let auth = tc3::sign(
             &tc3::Tc3Request { method: "POST", query: "", content_type: CONTENT_TYPE, host: &self.endpoint.host, payload: &payload },
             &self.credentials.secret_id,
             self.credentials.secret_key.expose(),
             ts,
-            SERVICE,
+            service,
         );
         let mut headers = vec![
             ("Content-Type".to_string(), CONTENT_TYPE.to_string()),
             ("Host".to_string(), self.endpoint.host.clone()),
             ("X-TC-Action".to_string(), action.to_string()),
-            ("X-TC-Version".to_string(), VERSION.to_string()),
+            ("X-TC-Version".to_string(), version.to_string()),
             ("X-TC-Timestamp".to_string(), ts.to_string()),
             ("Authorization".to_string(), auth),
         ];
@@ -114,8 +122,7 @@ impl V3Client {
         if let Some(t) = &self.credentials.token {
             headers.push(("X-TC-Token".into(), t.expose().to_string()));
         }
-        let (status, bytes) = self.transport.send(Request { method: "POST", url: self.endpoint.url(), headers, body: payload }).await?;
-        parse_envelope(status, &bytes)
+        self.transport.send(Request { method: "POST", url: self.endpoint.url(), headers, body: payload }).await
     }
 
     async fn purge_logs(&self, job: &Job, query: Value) -> Result<Vec<Value>, Failure> {
@@ -147,7 +154,7 @@ impl CdnApi for V3Client {
 
     async fn submit(&self, job: &Job) -> Result<Accepted, Failure> {
         let resp = self.call(action(job.kind), &job_body(job)).await?;
-        Ok(Accepted { task_id: resp.get("TaskId").and_then(Value::as_str).map(str::to_string) })
+        Ok(Accepted::task(resp.get("TaskId").and_then(Value::as_str).map(str::to_string)))
     }
 
     async fn quota(&self) -> Result<Option<QuotaBook>, Failure> {

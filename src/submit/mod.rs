@@ -319,6 +319,25 @@ impl<A: CdnApi> Submitter<'_, A> {
             }
             match res {
                 Ok(acc) => {
+                    // Targets the API named as not taken (EdgeOne's FailedList) failed; the rest
+                    // were accepted. The failed part is persisted before the job leaves the outbox.
+                    let (kept, refused, error) = acc.split(&job.urls);
+                    if let Some(error) = error {
+                        if kept.is_empty() {
+                            job.status = JobStatus::Failed;
+                            job.error = Some(error);
+                            job.maybe_sent_unix = None;
+                            self.outbox.put(std::slice::from_ref(&job))?;
+                            out.push(job);
+                            return Ok(out);
+                        }
+                        let mut failed = self.child(shared, &job, refused);
+                        failed.status = JobStatus::Failed;
+                        failed.error = Some(error);
+                        self.outbox.put(std::slice::from_ref(&failed))?;
+                        out.push(failed);
+                        job.urls = kept;
+                    }
                     self.accept(shared, &mut job, acc.task_id)?;
                     out.push(job);
                     return Ok(out);
