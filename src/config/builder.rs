@@ -73,11 +73,14 @@ impl Builder {
         self
     }
 
-    /// Add a `[[domain]]` accelerated in `areas`; the domain setters below apply to it.
+    /// Add a `[[domain]]` accelerated in `areas`; the domain setters below apply to it. An
+    /// EdgeOne domain (`api = "edgeone"`) names no areas: pass `&[Area::Global]`, which writes none.
     pub fn domain(mut self, host: &str, areas: &[Area]) -> Self {
         let mut d = Table::new();
         d.insert("host".into(), Value::String(host.into()));
-        d.insert("areas".into(), Value::Array(areas.iter().map(|a| Value::String(a.as_str().into())).collect()));
+        if areas != [Area::Global] {
+            d.insert("areas".into(), Value::Array(areas.iter().map(|a| Value::String(a.as_str().into())).collect()));
+        }
         self.domains.push(d);
         self
     }
@@ -152,6 +155,22 @@ mod tests {
         assert!(cfg.exclude.is_match("js/app.js.map"));
         let from_file = super::super::from_str(&b.to_toml(), Path::new("x"), Path::new("/site")).unwrap();
         assert_eq!(from_file.publish_dir, cfg.publish_dir);
+    }
+
+    #[test]
+    fn builds_an_edgeone_config() {
+        let cfg = Builder::new("/site", "public")
+            .provider("api", "edgeone".into())
+            .provider("site", "intl".into())
+            .domain("www.example.com", &[Area::Global])
+            .domain_key("zone_id", "zone-2noz78a8ev6k".into())
+            .build()
+            .unwrap();
+        assert_eq!(cfg.provider.endpoint.host, "teo.intl.tencentcloudapi.com");
+        assert_eq!((cfg.domains[0].areas.as_slice(), cfg.domains[0].zone_id.as_deref()), (&[Area::Global][..], Some("zone-2noz78a8ev6k")));
+        // A CDN area on an EdgeOne domain is the file's error.
+        let e = Builder::new("/site", "public").provider("api", "edgeone".into()).domain("a.example.com", &[Area::Mainland]).build();
+        assert!(e.unwrap_err().to_string().contains("domain[0].areas"));
     }
 
     #[test]

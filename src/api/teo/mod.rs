@@ -101,7 +101,11 @@ impl TeoClient {
             match self.zone_for(&d.host).await {
                 Ok(z) if !zones.contains(&z) => zones.push(z),
                 Ok(_) => {}
-                Err(f) if f.class() == Class::Permanent => self.note(format!("{}: no quota read: {}", d.host, f.to_job_error().message)),
+                Err(f) if f.class() == Class::Permanent => {
+                    let why = format!("{}: no EdgeOne quota read: {}: {}", d.host, f.to_job_error().code, f.to_job_error().message);
+                    tracing::warn!("{why}");
+                    self.note(why);
+                }
                 Err(f) => return Err(f),
             }
         }
