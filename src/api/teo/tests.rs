@@ -127,6 +127,11 @@ fn failed_list_names_the_urls_refused() {
     // A target never sent (a reply that is not about this request): everything counts as refused.
     let r = wire::failed_list(&json!({"FailedList": [{"Reason": "x", "Targets": ["https://other/"]}]}), &sent);
     assert_eq!(r[0].urls, dirs.urls);
+    for garbage in
+        [json!({"FailedList": "all"}), json!({"FailedList": [{"Reason": "x"}]}), json!({"FailedList": [{"Reason": "x", "Targets": [1]}]})]
+    {
+        assert_eq!(wire::failed_list(&garbage, &sent)[0].urls, dirs.urls, "{garbage}");
+    }
 }
 
 #[test]

@@ -200,22 +200,28 @@ pub fn refusal(code: &str, message: String) -> Failure {
 }
 
 /// Read a create answer's `FailedList` (null or absent: none) against the targets sent: the
-/// job URLs refused, with the API's reason. A target the list names that was never sent cannot be
-/// matched to a URL: then every URL of the job counts as refused, so that nothing is taken as
-/// accepted on a guess.
+/// job URLs refused, with the API's reason. A list that is not a list, an entry whose `Targets`
+/// cannot be read, or a target that was never sent cannot be matched to URLs: then every URL of
+/// the job counts as refused, so that nothing is taken as accepted on a guess.
 pub fn failed_list(resp: &Value, sent: &[(String, Vec<String>)]) -> Vec<Rejected> {
+    let all = |why: String| vec![Rejected { reason: why, urls: sent.iter().flat_map(|(_, u)| u.iter().cloned()).collect() }];
+    let entries = match resp.get("FailedList") {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(a)) => a,
+        Some(other) => return all(format!("unreadable FailedList: {}", other.to_string().chars().take(200).collect::<String>())),
+    };
     let mut out = Vec::new();
-    for entry in resp.get("FailedList").and_then(Value::as_array).into_iter().flatten() {
+    for entry in entries {
         let reason = entry.get("Reason").and_then(Value::as_str).unwrap_or("no reason given").to_string();
-        let named: Vec<&str> = entry.get("Targets").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let named: Option<Vec<&str>> = entry.get("Targets").and_then(Value::as_array).and_then(|t| t.iter().map(Value::as_str).collect());
+        let Some(named) = named else {
+            return all(format!("{reason} (targets not readable)"));
+        };
         let mut urls = Vec::new();
         for t in &named {
             match sent.iter().find(|(s, _)| s == t) {
                 Some((_, u)) => urls.extend(u.iter().cloned()),
-                None => {
-                    let all = sent.iter().flat_map(|(_, u)| u.iter().cloned()).collect();
-                    return vec![Rejected { reason: format!("{reason} (for {t}, which was not sent as such)"), urls: all }];
-                }
+                None => return all(format!("{reason} (for {t}, which was not sent as such)")),
             }
         }
         if !urls.is_empty() {
