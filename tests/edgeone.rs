@@ -424,6 +424,13 @@ fn purge_prefetch_status_tasks_quota_and_wait() {
     let out = site.run(&["--json", "sync", "--wait=30"]);
     out.expect(0);
     assert_eq!(out.json()["tasks_finished"], true, "{}", out.stdout);
+    // A host in no [[domain]] (--any-host) is looked up like any: not a domain of the zone found.
+    let before = creates(&fake);
+    let out = site.run(&["--json", "purge", "--any-host", "https://static.example.com/x.css"]);
+    out.expect(3);
+    let j = job_of(&out.json(), "purge_urls");
+    assert_eq!((j["area"].as_str(), j["error"]["code"].as_str()), (Some("global"), Some("HostNotInZone")), "{}", out.stdout);
+    assert_eq!(creates(&fake), before);
 }
 
 #[test]

@@ -192,6 +192,9 @@ fn task_states_windows_and_zone_names() {
 
     assert_eq!(wire::zone_name_candidates("www.a.example.com"), ["www.a.example.com", "a.example.com", "example.com"]);
     assert_eq!(wire::zone_name_candidates("example.com"), ["example.com"]);
+    let deep = format!("{}example.com", "a.".repeat(30));
+    let c = wire::zone_name_candidates(&deep);
+    assert_eq!((c.len(), c.last().map(String::as_str)), (wire::MAX_FILTER_VALUES, Some("example.com")), "a filter takes 20 values");
     assert!(wire::under("www.example.com", "example.com") && wire::under("example.com", "example.com"));
     assert!(!wire::under("www.badexample.com", "example.com") && !wire::under("www.example.com", ""));
 }

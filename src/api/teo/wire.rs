@@ -322,11 +322,16 @@ pub fn domain_names(resp: &Value) -> (Vec<String>, u64) {
     (names, resp.get("TotalCount").and_then(Value::as_u64).unwrap_or(0))
 }
 
+/// A filter takes at most this many values.
+pub const MAX_FILTER_VALUES: usize = 20;
+
 /// The host and its parent domains with at least two labels, longest first: the zone names that
-/// could serve it (`www.a.example.com` → itself, `a.example.com`, `example.com`).
+/// could serve it (`www.a.example.com` → itself, `a.example.com`, `example.com`); the shortest
+/// [`MAX_FILTER_VALUES`] of them for a host of more labels.
 pub fn zone_name_candidates(host: &str) -> Vec<String> {
     let labels: Vec<&str> = host.split('.').collect();
-    (0..labels.len().saturating_sub(1)).map(|i| labels[i..].join(".")).collect()
+    let n = labels.len().saturating_sub(1);
+    (n.saturating_sub(MAX_FILTER_VALUES)..n).map(|i| labels[i..].join(".")).collect()
 }
 
 /// Is `host` `zone_name` or under it?
