@@ -473,3 +473,21 @@ fn watch_syncs_through_edgeone() {
     let (code, _) = w.finish_within(30);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn a_zone_lookup_lost_in_transit_is_retried_and_no_create_is_taken_as_maybe_sent() {
+    let fake = teo_fake(0, |_| {});
+    let site = deployed(&fake, "");
+    site.edit_config("prefetch = [\"**/index.html\"]", "");
+    // The quota reading loses the first, the job's own lookup the second.
+    fake.inject(FaultRule { action: Some("DescribeZones".into()), fault: Fault::Drop, count: 2 });
+    let out = site.run(&["--json", "sync"]);
+    out.expect(0);
+    assert!(
+        out.json()["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("could not read the quota")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(of_type(&fake, "purge_url").len(), 4);
+    assert!(!fake.requests().iter().any(|r| r.action == "DescribePurgeTasks"), "no lookup of a create never sent: {:?}", fake.requests());
+}

@@ -145,7 +145,12 @@ impl CdnApi for TeoClient {
     }
 
     async fn submit(&self, job: &Job) -> Result<Accepted, Failure> {
-        let zone = self.zone_for(&job.host).await?;
+        // A zone lookup that failed in transit sent no create: never an ambiguous create.
+        let zone = self.zone_for(&job.host).await.map_err(|f| match f {
+            Failure::Transport { message, .. } => Failure::Transport { message, maybe_sent: false },
+            Failure::Decode { message } => Failure::Transport { message: format!("zone lookup: {message}"), maybe_sent: false },
+            other => other,
+        })?;
         let out = wire::outgoing(job, &zone, self.method(&job.host));
         let payload = out.body.clone();
         let sent = self.tc3.send_signed(SERVICE, VERSION, out.action, payload).await;
