@@ -3,7 +3,7 @@
 //!
 //! Jobs map to CreatePurgeTask (`purge_url`, `purge_prefix`, or `purge_host` for a whole domain,
 //! never `purge_all`) and CreatePrefetchTask, in the zone serving the job's host ([`zones`]).
-//! EdgeOne calls take no area: every job carries [`Area::Global`](crate::model::Area::Global).
+//! EdgeOne calls take no area: every job carries [`Area::Global`].
 //! Quotas are per zone and purge type (DescribeContentQuota); the engine's book, keyed by kind
 //! and area, gets for each kind the smallest of the zones' figures (`docs/config.md`, `api`),
 //! and each zone's own rows under `zone-…/type`. Files: [`wire`] (bodies and answers, pure),
