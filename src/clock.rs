@@ -118,6 +118,28 @@ pub fn datetime(unix: i64, offset_secs: i64) -> String {
     civil(unix, offset_secs).format(DATETIME).unwrap_or_default()
 }
 
+/// ISO 8601 with an explicit offset, `YYYY-MM-DDThh:mm:ss+hh:mm` (`Z` for UTC), of a Unix time
+/// in a zone `offset_secs` east of UTC (EdgeOne's task times).
+pub fn iso8601(unix: i64, offset_secs: i64) -> String {
+    let zone = if offset_secs == 0 {
+        "Z".to_string()
+    } else {
+        let (sign, off) = if offset_secs < 0 { ('-', -offset_secs) } else { ('+', offset_secs) };
+        format!("{sign}{:02}:{:02}", off / 3600, off % 3600 / 60)
+    };
+    datetime(unix, offset_secs).replacen(' ', "T", 1) + &zone
+}
+
+/// Parse RFC 3339 (ISO 8601 with a `Z` or `±hh:mm` offset, optionally a fraction of a second)
+/// back to Unix seconds. A time without an offset is refused: it would be a guess.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    // RFC 3339 lets a space stand for the `T`; ISO 8601 (what EdgeOne speaks) does not.
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
+        return None;
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
+}
+
 /// Parse `YYYY-MM-DD hh:mm:ss` in a zone `offset_secs` east of UTC back to Unix seconds.
 pub fn parse_datetime(s: &str, offset_secs: i64) -> Option<i64> {
     let t = time::PrimitiveDateTime::parse(s, DATETIME).ok()?;
@@ -162,6 +184,23 @@ mod tests {
         // Far outside any real clock: clamped, never a panic.
         assert_eq!(utc_date(i64::MIN), "1970-01-01");
         assert!(datetime(i64::MAX, CST_OFFSET_SECS).starts_with("9999-12-31"));
+    }
+
+    #[test]
+    fn iso8601_round_trips_with_offsets() {
+        assert_eq!(iso8601(1_767_196_800, CST_OFFSET_SECS), "2026-01-01T00:00:00+08:00");
+        assert_eq!(iso8601(1_767_196_800, 0), "2025-12-31T16:00:00Z");
+        assert_eq!(iso8601(0, -5 * 3600 - 1800), "1969-12-31T18:30:00-05:30");
+        for unix in [0, 1_700_000_000, 1_767_196_800] {
+            for off in [0, CST_OFFSET_SECS, -3600] {
+                assert_eq!(parse_iso8601(&iso8601(unix, off)), Some(unix), "{}", iso8601(unix, off));
+            }
+        }
+        assert_eq!(parse_iso8601("2025-12-31T16:00:00.250Z"), Some(1_767_196_800));
+        for bad in ["2025-12-31 16:00:00Z", "2025-12-31T16:00:00", "2025-12-31T16:00:00+8", "2025-12-31T16:00:00+24:00", "", "2025-12-31T1"]
+        {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
     }
 
     #[test]

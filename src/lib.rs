@@ -90,6 +90,8 @@ pub enum AnyApi {
     V3(api::v3::V3Client),
     /// The legacy API (`api = "v2"`).
     V2(api::v2::V2Client),
+    /// EdgeOne (`api = "edgeone"`).
+    EdgeOne(api::teo::TeoClient),
 }
 
 impl CdnApi for AnyApi {
@@ -97,6 +99,7 @@ impl CdnApi for AnyApi {
         match self {
             AnyApi::V3(c) => c.action(kind, area),
             AnyApi::V2(c) => c.action(kind, area),
+            AnyApi::EdgeOne(c) => c.action(kind, area),
         }
     }
 
@@ -104,6 +107,7 @@ impl CdnApi for AnyApi {
         match self {
             AnyApi::V3(c) => c.submit(job).await,
             AnyApi::V2(c) => c.submit(job).await,
+            AnyApi::EdgeOne(c) => c.submit(job).await,
         }
     }
 
@@ -111,6 +115,7 @@ impl CdnApi for AnyApi {
         match self {
             AnyApi::V3(c) => c.quota().await,
             AnyApi::V2(c) => c.quota().await,
+            AnyApi::EdgeOne(c) => c.quota().await,
         }
     }
 
@@ -118,6 +123,7 @@ impl CdnApi for AnyApi {
         match self {
             AnyApi::V3(c) => c.task_state(job).await,
             AnyApi::V2(c) => c.task_state(job).await,
+            AnyApi::EdgeOne(c) => c.task_state(job).await,
         }
     }
 
@@ -125,6 +131,14 @@ impl CdnApi for AnyApi {
         match self {
             AnyApi::V3(c) => c.find_tasks(job, since_unix).await,
             AnyApi::V2(c) => c.find_tasks(job, since_unix).await,
+            AnyApi::EdgeOne(c) => c.find_tasks(job, since_unix).await,
+        }
+    }
+
+    fn take_notes(&self) -> Vec<String> {
+        match self {
+            AnyApi::EdgeOne(c) => c.take_notes(),
+            _ => Vec::new(),
         }
     }
 }
@@ -137,6 +151,10 @@ pub fn api_for(cfg: &Config, credentials: impl Into<credentials::SharedProvider>
     Ok(match cfg.provider.api {
         Api::V3 => AnyApi::V3(api::v3::V3Client::new(transport, cfg, credentials, clock)),
         Api::V2 => AnyApi::V2(api::v2::V2Client::new(transport, cfg, credentials, clock)),
+        Api::EdgeOne => {
+            let zones = Box::new(state::zones::ZoneFile::new(&cfg.state_dir));
+            AnyApi::EdgeOne(api::teo::TeoClient::new(transport, cfg, credentials, clock, zones))
+        }
     })
 }
 

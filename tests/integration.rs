@@ -7,6 +7,7 @@ mod config_errors;
 mod crash;
 mod credentials;
 mod docs;
+mod edgeone;
 mod encoding;
 mod fake;
 mod fleet;

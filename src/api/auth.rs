@@ -68,7 +68,7 @@ mod tests {
     use crate::credentials::CredentialsError;
 
     fn api(code: &str) -> Failure {
-        Failure::Api(ApiError { code: code.into(), message: "m".into(), request_id: None, code_desc: None })
+        Failure::Api(ApiError { api: crate::model::Api::V3, code: code.into(), message: "m".into(), request_id: None, code_desc: None })
     }
 
     /// Temporary credentials numbered from 1; fails while `down` is set.

@@ -9,6 +9,7 @@ pub mod provider;
 pub mod redact;
 pub mod roles;
 pub mod sign;
+pub mod teo;
 pub mod v2;
 pub mod v3;
 
@@ -26,6 +27,7 @@ pub fn action_name(api: Api, v2_overseas: V2Overseas, kind: JobKind, area: Area)
     match api {
         Api::V3 => v3::action(kind),
         Api::V2 => v2::action(kind, area, v2_overseas),
+        Api::EdgeOne => teo::action(kind),
     }
 }
 
@@ -71,8 +73,10 @@ pub struct ApiError {
     pub message: String,
     /// The request ID, for Tencent support.
     pub request_id: Option<String>,
-    /// v2's `codeDesc`, when there was one.
-    pub code_desc: Option<String>,
+    /// v2's `codeDesc`, when there was one (boxed: a [`Failure`] stays small).
+    pub code_desc: Option<Box<str>>,
+    /// The API that answered: its own table classifies the code.
+    pub api: Api,
 }
 
 /// Why a request did not succeed.
@@ -161,6 +165,7 @@ impl Failure {
     /// How the submitter should react to this failure.
     pub fn class(&self) -> Class {
         match self {
+            Failure::Api(e) if e.api == Api::EdgeOne => teo::classify(&e.code),
             Failure::Api(e) if e.code.starts_with(|c: char| c.is_ascii_digit()) => classify_v2(&e.code, e.code_desc.as_deref()),
             Failure::Api(e) => classify_v3(&e.code),
             Failure::Http { status: 429, .. } => Class::Throttled,
@@ -197,6 +202,43 @@ impl Failure {
 pub struct Accepted {
     /// The task the API created (API 3.0), if it said.
     pub task_id: Option<String>,
+    /// URLs of the job that the API named as not taken although it took the request
+    /// (EdgeOne's `FailedList`): they failed, the rest were accepted.
+    pub rejected: Vec<Rejected>,
+}
+
+impl Accepted {
+    /// Every URL was taken.
+    pub fn task(task_id: Option<String>) -> Self {
+        Accepted { task_id, rejected: Vec::new() }
+    }
+
+    /// Split `urls` into those taken and those refused, with a job error naming the refusals
+    /// (`None` when every URL was taken).
+    pub fn split(&self, urls: &[String]) -> (Vec<String>, Vec<String>, Option<JobError>) {
+        let refused = |u: &String| self.rejected.iter().any(|r| r.urls.contains(u));
+        let (bad, ok): (Vec<String>, Vec<String>) = urls.iter().cloned().partition(refused);
+        if bad.is_empty() {
+            return (ok, bad, None);
+        }
+        let reasons: Vec<String> = self
+            .rejected
+            .iter()
+            .filter(|r| r.urls.iter().any(|u| bad.contains(u)))
+            .map(|r| format!("{} ({} target(s), first {})", r.reason, r.urls.len(), r.urls.first().map_or("", String::as_str)))
+            .collect();
+        let message = format!("the API took the request but not {} of its {} target(s): {}", bad.len(), urls.len(), reasons.join("; "));
+        (ok, bad, Some(JobError { code: "FailedList".into(), message }))
+    }
+}
+
+/// Targets the API refused inside an accepted request, and why (its words, verbatim).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// The API's reason (`domain not valid`).
+    pub reason: String,
+    /// The job's URLs it names.
+    pub urls: Vec<String>,
 }
 
 /// How a submitted task is doing.
@@ -228,6 +270,12 @@ pub trait CdnApi: Send + Sync {
     /// carry every URL of the job, newest first. Empty when none was found (or the API cannot
     /// tell: then the job is resent). The caller skips tasks it already knows as another job's.
     fn find_tasks(&self, job: &Job, since_unix: i64) -> impl Future<Output = Result<Vec<String>, Failure>> + Send;
+
+    /// Things the client learned that the run's report should tell (EdgeOne: which zone a host
+    /// was found in), taken once.
+    fn take_notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

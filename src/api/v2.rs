@@ -36,7 +36,8 @@ pub fn job_params(job: &Job, overseas: V2Overseas) -> Vec<(String, String)> {
         p.push(("command".into(), command.into()));
         p.push(("type".into(), ty.into()));
         match job.area {
-            Area::Mainland => p.push(("mainland".into(), "1".into())),
+            // `global` is EdgeOne's and never reaches v2 (config refuses it).
+            Area::Mainland | Area::Global => p.push(("mainland".into(), "1".into())),
             Area::Overseas => p.push(("oversea".into(), "1".into())),
         }
     }
@@ -64,7 +65,8 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<Value, Failure> {
         });
         let message =
             v.get("message").and_then(Value::as_str).or_else(|| v.get("errmsg").and_then(Value::as_str)).unwrap_or("").to_string();
-        return Err(Failure::Api(ApiError { code, message, request_id: None, code_desc }));
+        let code_desc = code_desc.map(String::into_boxed_str);
+        return Err(Failure::Api(ApiError { code, message, request_id: None, code_desc, api: crate::model::Api::V2 }));
     }
     if status != 200 {
         return Err(super::unexpected(status, body, ""));
@@ -173,7 +175,7 @@ impl CdnApi for V2Client {
             }),
             _ => None,
         };
-        Ok(Accepted { task_id })
+        Ok(Accepted::task(task_id))
     }
 
     async fn quota(&self) -> Result<Option<QuotaBook>, Failure> {

@@ -52,6 +52,7 @@ pub fn parse_envelope(status: u16, body: &[u8]) -> Result<Value, Failure> {
             message: err.get("Message").and_then(Value::as_str).unwrap_or("").to_string(),
             request_id,
             code_desc: None,
+            api: crate::model::Api::V3,
         }));
     }
     if status != 200 {
@@ -92,24 +93,53 @@ impl V3Client {
     /// Sign and send one action; returns the `Response` object. Credentials refused as stale
     /// are replaced and the action sent once more (`api::auth`).
     pub async fn call(&self, action: &str, body: &Value) -> Result<Value, Failure> {
-        super::auth::with_credentials(&*self.credentials, super::auth::stale_v3, |c| self.call_as(c, action, body)).await
+        let payload = serde_json::to_vec(body).expect("JSON serialises");
+        self.call_tc3(SERVICE, VERSION, action, payload, parse_envelope).await
     }
 
-    async fn call_as(&self, credentials: Credentials, action: &str, body: &Value) -> Result<Value, Failure> {
-        let payload = serde_json::to_vec(body).expect("JSON serialises");
+    /// Sign `payload` (exactly the bytes sent) with TC3 for `service` at `version`, send it as
+    /// `action` and read the answer with `parse`; credentials refused as stale are replaced and
+    /// the request sent once more. Also used by the other TC3 products (EdgeOne).
+    pub async fn call_tc3(
+        &self,
+        service: &str,
+        version: &str,
+        action: &str,
+        payload: Vec<u8>,
+        parse: fn(u16, &[u8]) -> Result<Value, Failure>,
+    ) -> Result<Value, Failure> {
+        super::auth::with_credentials(&*self.credentials, super::auth::stale_v3, |c| {
+            let payload = payload.clone();
+            async move {
+                let (status, bytes) = self.send_signed(&c, service, version, action, payload).await?;
+                parse(status, &bytes)
+            }
+        })
+        .await
+    }
+
+    /// One signed request with `credentials`: the HTTP status and body.
+    async fn send_signed(
+        &self,
+        credentials: &Credentials,
+        service: &str,
+        version: &str,
+        action: &str,
+        payload: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), Failure> {
         let ts = self.clock.now_unix();
         let auth = tc3::sign(
             &tc3::Tc3Request { method: "POST", query: "", content_type: CONTENT_TYPE, host: &self.endpoint.host, payload: &payload },
             &credentials.secret_id,
             credentials.secret_key.expose(),
             ts,
-            SERVICE,
+            service,
         );
         let mut headers = vec![
             ("Content-Type".to_string(), CONTENT_TYPE.to_string()),
             ("Host".to_string(), self.endpoint.host.clone()),
             ("X-TC-Action".to_string(), action.to_string()),
-            ("X-TC-Version".to_string(), VERSION.to_string()),
+            ("X-TC-Version".to_string(), version.to_string()),
             ("X-TC-Timestamp".to_string(), ts.to_string()),
             ("Authorization".to_string(), auth),
         ];
@@ -119,8 +149,7 @@ impl V3Client {
         if let Some(t) = &credentials.token {
             headers.push(("X-TC-Token".into(), t.expose().to_string()));
         }
-        let (status, bytes) = self.transport.send(Request { method: "POST", url: self.endpoint.url(), headers, body: payload }).await?;
-        parse_envelope(status, &bytes)
+        self.transport.send(Request { method: "POST", url: self.endpoint.url(), headers, body: payload }).await
     }
 
     async fn purge_logs(&self, job: &Job, query: Value) -> Result<Vec<Value>, Failure> {
@@ -152,7 +181,7 @@ impl CdnApi for V3Client {
 
     async fn submit(&self, job: &Job) -> Result<Accepted, Failure> {
         let resp = self.call(action(job.kind), &job_body(job)).await?;
-        Ok(Accepted { task_id: resp.get("TaskId").and_then(Value::as_str).map(str::to_string) })
+        Ok(Accepted::task(resp.get("TaskId").and_then(Value::as_str).map(str::to_string)))
     }
 
     async fn quota(&self) -> Result<Option<QuotaBook>, Failure> {

@@ -90,6 +90,11 @@ impl Builder {
         self.set(Some("provider"), "allow_plain_http", allow)
     }
 
+    /// `[provider] site` (EdgeOne).
+    pub fn site(self, site: super::Site) -> Self {
+        self.set(Some("provider"), "site", site.as_str())
+    }
+
     /// `[provider] region`.
     pub fn region(self, region: &str) -> Self {
         self.set(Some("provider"), "region", region)
@@ -125,12 +130,26 @@ impl Builder {
     }
 
     /// Add a `[[domain]]` accelerated in `areas`; the domain setters below apply to it.
+    /// An EdgeOne domain (`api = "edgeone"`) names no areas: pass `&[Area::Global]`, which
+    /// writes none.
     pub fn domain(mut self, host: &str, areas: &[Area]) -> Self {
         let mut d = Table::new();
         d.insert("host".into(), host.into());
-        d.insert("areas".into(), Value::Array(areas.iter().map(|a| a.as_str().into()).collect()));
+        if areas != [Area::Global] {
+            d.insert("areas".into(), Value::Array(areas.iter().map(|a| a.as_str().into()).collect()));
+        }
         self.domains.push(d);
         self
+    }
+
+    /// `zone_id` of the last domain (EdgeOne).
+    pub fn zone_id(self, zone: &str) -> Self {
+        self.domain_set("zone_id", zone.into())
+    }
+
+    /// `method` of the last domain (EdgeOne).
+    pub fn method(self, method: super::PurgeMethod) -> Self {
+        self.domain_set("method", method.as_str().into())
     }
 
     /// `scheme` of the last domain.

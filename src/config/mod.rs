@@ -8,6 +8,7 @@
 
 pub mod builder;
 pub mod credential_keys;
+pub mod edgeone;
 mod keys;
 pub(crate) mod raw;
 mod types;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub use crate::model::Api;
 pub use builder::Builder;
 pub use credential_keys::{CredentialSettings, CredentialsMode};
+pub use edgeone::{PurgeMethod, Site};
 pub use types::{
     default_endpoint, Collapse, Config, Domain, Endpoint, HttpMethod, IndexAlias, Limits, Provider, Scheme, SignatureMethod, V2Overseas,
     Watch, BUILTIN_EXCLUDES, MAX_REQUESTS_PER_SECOND,

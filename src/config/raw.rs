@@ -41,6 +41,7 @@ pub struct RawProvider {
     pub role_duration_secs: Option<Val<i64>>,
     pub metadata_endpoint: Option<Val<String>>,
     pub sts_endpoint: Option<Val<String>>,
+    pub site: Option<Val<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +56,8 @@ pub struct RawDomain {
     pub index_aliases: Option<List<String>>,
     pub purge_added: Option<Val<bool>>,
     pub prefetch: Option<List<String>>,
+    pub zone_id: Option<Val<String>>,
+    pub method: Option<Val<String>>,
 }
 
 #[derive(Debug, Deserialize)]

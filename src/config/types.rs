@@ -109,6 +109,8 @@ pub struct Provider {
     pub v2_prefetch_delay: Duration,
     /// Where the credentials come from (`credentials`, the role keys).
     pub credentials: super::CredentialSettings,
+    /// EdgeOne: the account's site, which picks the API host.
+    pub site: super::Site,
 }
 
 impl Default for Provider {
@@ -125,6 +127,7 @@ impl Default for Provider {
             v2_overseas: V2Overseas::Overall,
             v2_prefetch_delay: Duration::from_secs(60),
             credentials: super::CredentialSettings::default(),
+            site: super::Site::Mainland,
         }
     }
 }
@@ -134,6 +137,7 @@ pub fn default_endpoint(api: Api) -> Endpoint {
     match api {
         Api::V3 => Endpoint { scheme: "https".into(), host: "cdn.tencentcloudapi.com".into(), path: "/".into() },
         Api::V2 => Endpoint { scheme: "https".into(), host: "cdn.api.qcloud.com".into(), path: "/v2/index.php".into() },
+        Api::EdgeOne => super::edgeone::endpoint(super::Site::Mainland),
     }
 }
 
@@ -203,6 +207,10 @@ pub struct Domain {
     pub alias_bare: bool,
     /// Purge added files too (a cached 404 may exist).
     pub purge_added: bool,
+    /// EdgeOne: the zone serving `host`; looked up by host when `None`.
+    pub zone_id: Option<String>,
+    /// EdgeOne: how directory and whole-host purges drop cached copies.
+    pub method: super::PurgeMethod,
 }
 
 /// `[watch]`.

@@ -295,7 +295,8 @@ pub(super) fn validate(raw: RawConfig, mut v: Validator) -> Result<Config, Confi
     });
 
     let provider = v.get(&raw.provider, "provider").map(|p| provider::provider(&mut v, p.v)).unwrap_or_default();
-    let domains = domain::domains(&mut v, &raw.domains);
+    let mut domains = domain::domains(&mut v, &raw.domains);
+    super::edgeone::apply(&mut v, &raw, &provider, &mut domains);
     let limits = v.get(&raw.limits, "limits").map(|l| limits::limits(&mut v, l.v)).unwrap_or_default();
 
     let source = v.file.to_path_buf();

@@ -215,6 +215,7 @@ impl<A: CdnApi> Engine<A> {
         let mut jobs = self.reports(&done);
         jobs.extend(self.reports(&held));
         notes.extend(p.notes);
+        notes.extend(self.api.take_notes());
         if s.baseline {
             notes.push(if opts.baseline {
                 "baseline recorded: the current tree counts as deployed; nothing new was purged".into()
@@ -328,6 +329,12 @@ impl<A: CdnApi> Engine<A> {
     /// Ad hoc jobs (`purge`, `prefetch`): planned from the arguments, persisted, then sent like
     /// any other.
     pub async fn submit_adhoc(&self, req: &adhoc::Request<'_>, progress: &dyn Progress) -> Result<Report> {
+        if let Some(area) = req.area.filter(|a| !self.config.provider.api.areas().contains(a)) {
+            return Err(Error::Usage(format!(
+                "--area {area} does not apply to api = \"{}\": an EdgeOne task covers every node serving the zone; nothing was sent",
+                self.config.provider.api.as_str()
+            )));
+        }
         let mut jobs = adhoc::jobs(&self.config.domains, &self.config.limits, req, self.clock.now_unix())?;
         let _lock = self.lock("cdnsync purge/prefetch").await?;
         let outbox = self.outbox();
@@ -343,6 +350,7 @@ impl<A: CdnApi> Engine<A> {
         let remaining = outbox.load()?;
         Ok(Report {
             jobs: self.reports(&done),
+            notes: self.api.take_notes(),
             outbox: OutboxCounts::of(&remaining),
             requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
             ..Report::default()
@@ -382,7 +390,10 @@ impl<A: CdnApi> Engine<A> {
                 Ok(q)
             }
             Ok(None) => Ok(self.known_quota()),
-            Err(failure) => Err(Error::Api { action: "DescribePurgeQuota".into(), failure }),
+            Err(failure) => {
+                let action = if self.config.provider.api == Api::EdgeOne { "DescribeContentQuota" } else { "DescribePurgeQuota" };
+                Err(Error::Api { action: action.into(), failure })
+            }
         }
     }
 }

@@ -61,6 +61,8 @@ pub(super) struct Account {
     rng: fastrand::Rng,
     /// Tasks handed out so far (task IDs are numbered).
     seq: u64,
+    /// EdgeOne's tasks, one per target (its quota use is in `used`, keyed `teo/zone/type`).
+    pub teo: super::teo::Tasks,
 }
 
 impl Account {
@@ -78,6 +80,7 @@ impl Account {
             nonces: HashSet::new(),
             rng,
             seq: 0,
+            teo: Default::default(),
         }
     }
 
@@ -157,6 +160,21 @@ impl Account {
     /// URLs or paths of `kind` sent today in `area`.
     pub fn used(&self, kind: JobKind, area: Area) -> u64 {
         self.used.get(&QuotaBook::key(kind, area)).copied().unwrap_or(0)
+    }
+
+    /// Quota used today under a product's own `key` (EdgeOne: `teo/zone/type`).
+    pub fn used_key(&self, key: &str) -> u64 {
+        self.used.get(key).copied().unwrap_or(0)
+    }
+
+    /// Count `n` more used today under `key`.
+    pub fn charge(&mut self, key: String, n: u64) {
+        *self.used.entry(key).or_default() += n;
+    }
+
+    /// Make the use today under `key` exactly `n`.
+    pub fn set_used(&mut self, key: String, n: u64) {
+        self.used.insert(key, n);
     }
 
     /// What is left today of the API 3.0 daily total of `kind` in `area`.

@@ -17,8 +17,8 @@
 //! This file is its public surface. The rest, one job a file: `server.rs` (listener, connections,
 //! the router choosing a product per request, `GET /origin/…`), `account.rs` (what the account
 //! knows: quotas and their daily reset, rate windows, accepted tasks, faults, Nonces, and the
-//! fake's copies of the documented limits), `v3.rs` (API 3.0), `v2.rs` (the legacy API) and
-//! `http.rs` (HTTP/1.1 on the wire).
+//! fake's copies of the documented limits), `v3.rs` (API 3.0), `v2.rs` (the legacy API),
+//! `teo.rs` (EdgeOne: zones, their domains and quotas, tasks) and `http.rs` (HTTP/1.1 on the wire).
 
 mod account;
 pub mod edge;
@@ -27,6 +27,7 @@ pub mod loopback;
 pub mod metadata;
 mod server;
 pub mod sts;
+mod teo;
 mod v2;
 mod v3;
 
@@ -39,6 +40,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::model::{Area, JobKind, QuotaBook};
 use account::Account;
 use server::{Server, Shared};
+pub use teo::{FakeZone, TeoTask};
 
 /// A fault to inject.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +100,9 @@ pub struct FakeConfig {
     /// When set, `GET /origin/PATH` serves files from this folder: the site's origin, for
     /// fetching a published manifest (`manifest_url`).
     pub origin_dir: Option<std::path::PathBuf>,
+    /// EdgeOne zones (`api = "edgeone"`): by default `zone-2noz78a8ev6k`, `example.com`, serving
+    /// `www.example.com`.
+    pub zones: Vec<FakeZone>,
 }
 
 impl Default for FakeConfig {
@@ -116,6 +121,7 @@ impl Default for FakeConfig {
             seed: 1,
             clock: Arc::new(SystemClock),
             origin_dir: None,
+            zones: vec![FakeZone::new("zone-2noz78a8ev6k", "example.com", &["www.example.com"])],
         }
     }
 }
@@ -123,7 +129,7 @@ impl Default for FakeConfig {
 /// One accepted job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AcceptedJob {
-    /// `v3` or `v2`.
+    /// `v3`, `v2` or `teo` (EdgeOne: one entry per request, its targets in `urls`, area `global`).
     pub api: &'static str,
     /// The API action.
     pub action: String,
@@ -142,7 +148,7 @@ pub struct AcceptedJob {
 /// One request, as seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestLog {
-    /// `v3` or `v2`; `none` for a request no handler knew (answered `InvalidAction`, HTTP 404).
+    /// `v3`, `v2` or `teo`; `none` for a request no handler knew (answered `InvalidAction`, HTTP 404).
     pub api: &'static str,
     /// The action (`METHOD /path` when a request no handler knew names none).
     pub action: String,

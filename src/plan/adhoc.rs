@@ -39,7 +39,8 @@ pub fn jobs(domains: &[Domain], limits: &Limits, req: &Request, now_unix: i64) -
             let (host, url) = full_url(a, req.dir)?;
             let areas = match domains.iter().find(|d| d.host == host) {
                 Some(d) => d.areas.clone(),
-                None if req.any_host => vec![Area::Mainland],
+                // The first domain's areas when they are EdgeOne's one `global`, else mainland.
+                None if req.any_host => domains.first().filter(|d| d.areas == [Area::Global]).map_or(vec![Area::Mainland], |d| d.areas.clone()),
                 None => {
                     let known: Vec<&str> = domains.iter().map(|d| d.host.as_str()).collect();
                     return Err(Error::Usage(format!(

@@ -90,8 +90,10 @@ pub fn make_plan(input: &PlanInput) -> Plan {
         input.owed.iter().flat_map(|j| j.urls.iter().map(move |u| (j.kind, j.area, u.as_str()))).collect();
     // What is left of each quota once the owed jobs are sent.
     let mut left: BTreeMap<String, u64> = BTreeMap::new();
+    // The CDN's two areas, or EdgeOne's one (its domains carry only `global`).
+    let areas: &[Area] = if input.domains.iter().any(|d| d.areas.contains(&Area::Global)) { &[Area::Global] } else { &Area::ALL };
     for kind in [JobKind::PurgeUrls, JobKind::PurgePaths, JobKind::PrefetchUrls] {
-        for area in Area::ALL {
+        for &area in areas {
             let key = QuotaBook::key(kind, area);
             let avail = input.quota.get(kind, area).map_or(u64::MAX, |q| q.available);
             let owed: u64 = input.owed.iter().filter(|j| j.kind == kind && j.area == area).map(Job::cost).sum();

@@ -2,6 +2,7 @@
 //! backoff, quota-aware, and never forgetting a job — each outcome is written to the outbox
 //! before the next step (accepted jobs are removed from it, all others stay).
 
+mod outcome;
 pub mod ratelimit;
 pub mod retry;
 
@@ -9,10 +10,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::api::{CdnApi, Class, Failure, TaskState};
-use crate::clock::{next_quota_reset, Clock};
+use crate::api::{CdnApi, Class, TaskState};
+use crate::clock::Clock;
 use crate::error::Result;
-use crate::model::{new_job_id, Job, JobError, JobStatus, QuotaBook};
+use crate::model::{Job, JobError, JobStatus, QuotaBook};
 use crate::progress::Progress;
 use crate::state::ledger::Ledger;
 use crate::state::outbox::Outbox;
@@ -319,6 +320,25 @@ impl<A: CdnApi> Submitter<'_, A> {
             }
             match res {
                 Ok(acc) => {
+                    // Targets the API named as not taken (EdgeOne's FailedList) failed; the rest
+                    // were accepted. The failed part is persisted before the job leaves the outbox.
+                    let (kept, refused, error) = acc.split(&job.urls);
+                    if let Some(error) = error {
+                        if kept.is_empty() {
+                            job.status = JobStatus::Failed;
+                            job.error = Some(error);
+                            job.maybe_sent_unix = None;
+                            self.outbox.put(std::slice::from_ref(&job))?;
+                            out.push(job);
+                            return Ok(out);
+                        }
+                        let mut failed = self.child(shared, &job, refused);
+                        failed.status = JobStatus::Failed;
+                        failed.error = Some(error);
+                        self.outbox.put(std::slice::from_ref(&failed))?;
+                        out.push(failed);
+                        job.urls = kept;
+                    }
                     self.accept(shared, &mut job, acc.task_id)?;
                     out.push(job);
                     return Ok(out);
@@ -382,73 +402,5 @@ impl<A: CdnApi> Submitter<'_, A> {
                 }
             }
         }
-    }
-
-    fn child(&self, shared: &Mutex<Shared>, parent: &Job, urls: Vec<String>) -> Job {
-        let seq = {
-            let mut s = shared.lock().expect("submit state");
-            s.seq += 1;
-            s.seq
-        };
-        Job {
-            id: new_job_id(self.clock.now_unix(), 9000 + seq),
-            urls,
-            status: JobStatus::Pending,
-            task_id: None,
-            error: None,
-            attempts: 0,
-            not_before_unix: None,
-            maybe_sent_unix: None,
-            ..parent.clone()
-        }
-    }
-
-    /// Sleep before the next attempt, or record the job as still owed if the deadline is near.
-    async fn backoff_or_give_up(&self, job: &mut Job, f: &Failure, class: Class, attempt: u32, deadline_ms: i64) -> Result<bool> {
-        let wait = retry::backoff(attempt, class, fastrand::f64());
-        if self.clock.now_ms() + wait.as_millis() as i64 > deadline_ms {
-            job.status = JobStatus::Pending;
-            job.error = Some(f.to_job_error());
-            self.outbox.put(std::slice::from_ref(job))?;
-            return Ok(false);
-        }
-        self.clock.sleep(wait).await;
-        Ok(true)
-    }
-
-    fn defer(&self, job: &mut Job, f: Option<&Failure>) -> Result<()> {
-        job.status = JobStatus::Deferred;
-        job.not_before_unix = Some(next_quota_reset(self.clock.now_unix()));
-        job.error = Some(match f {
-            Some(f) => f.to_job_error(),
-            None => JobError { code: "QuotaExhausted".into(), message: format!("today's {} quota for {} is used up", job.kind, job.area) },
-        });
-        self.outbox.put(std::slice::from_ref(job))
-    }
-
-    fn accept(&self, shared: &Mutex<Shared>, job: &mut Job, task_id: Option<String>) -> Result<()> {
-        job.status = JobStatus::Accepted;
-        job.task_id = task_id;
-        job.error = None;
-        job.maybe_sent_unix = None;
-        self.outbox.remove(&job.id)?;
-        if let Some(l) = self.ledger {
-            // Only an estimate of today's use: a failed write must not fail an accepted job.
-            if let Err(e) = l.record(job, self.clock.now_unix()) {
-                tracing::warn!("could not update the v2 quota ledger: {e}");
-            }
-        }
-        crate::failpoint::hit("job-accepted");
-        let mut st = shared.lock().expect("submit state");
-        if let Some(t) = &job.task_id {
-            st.taken.insert(t.clone());
-        }
-        if let Some(q) = st.quota.as_mut() {
-            if let Some(mut e) = q.get(job.kind, job.area) {
-                e.available = e.available.saturating_sub(job.cost());
-                q.set(job.kind, job.area, e);
-            }
-        }
-        Ok(())
     }
 }

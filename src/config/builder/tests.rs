@@ -100,3 +100,24 @@ fn mistakes_only_code_can_make_are_errors_too() {
     assert!(got[4].0 == "limits.retry_deadline_secs" && got[4].1.contains("from 1 to 86400"), "{e}");
     assert_eq!(got.len(), 5, "{e}");
 }
+
+#[test]
+fn builds_an_edgeone_config() {
+    let cfg = Builder::new("/site", "public")
+        .api(Api::EdgeOne)
+        .site(crate::config::Site::Intl)
+        .domain("www.example.com", &[Area::Global])
+        .zone_id("zone-2noz78a8ev6k")
+        .method(crate::config::PurgeMethod::Delete)
+        .build()
+        .unwrap();
+    assert_eq!(cfg.provider.endpoint.host, "teo.intl.tencentcloudapi.com");
+    let d = &cfg.domains[0];
+    assert_eq!(
+        (d.areas.as_slice(), d.zone_id.as_deref(), d.method),
+        (&[Area::Global][..], Some("zone-2noz78a8ev6k"), crate::config::PurgeMethod::Delete)
+    );
+    // A CDN area on an EdgeOne domain is the file's error.
+    let e = Builder::new("/site", "public").api(Api::EdgeOne).domain("a.example.com", &[Area::Mainland]).build();
+    assert!(e.unwrap_err().to_string().contains("domain[0].areas"));
+}

@@ -124,7 +124,22 @@ fn domain(v: &mut Validator, d: At<RawDomain>, i: usize) -> Option<Domain> {
     if v.error_count() != before {
         return None;
     }
-    Some(Domain { host, scheme, base_path, include, exclude, prefetch, areas, index_files, alias_slash, alias_bare, purge_added })
+    Some(Domain {
+        host,
+        scheme,
+        base_path,
+        include,
+        exclude,
+        prefetch,
+        areas,
+        index_files,
+        alias_slash,
+        alias_bare,
+        purge_added,
+        // EdgeOne's keys: `config::edgeone` reads them once every domain is known.
+        zone_id: None,
+        method: Default::default(),
+    })
 }
 
 /// A CDN domain as the config writes it -> its lower-case form, or why it is not one: labels of

@@ -5,16 +5,25 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::Validator;
+use crate::config::edgeone::{self, Site};
 use crate::config::raw::RawProvider;
 use crate::config::types::{default_endpoint, Endpoint, HttpMethod, Provider, SignatureMethod, V2Overseas};
 use crate::model::Api;
 
 pub(super) fn provider(v: &mut Validator, r: &RawProvider) -> Provider {
     let mut p = Provider::default();
-    if let Some(a) = v.word(&r.api, "provider.api", &["v3", "v2"]) {
-        p.api = if a == "v2" { Api::V2 } else { Api::V3 };
+    if let Some(a) = v.word(&r.api, "provider.api", &["v3", "v2", "edgeone"]) {
+        p.api = match a {
+            "v2" => Api::V2,
+            "edgeone" => Api::EdgeOne,
+            _ => Api::V3,
+        };
     }
-    p.endpoint = default_endpoint(p.api);
+    // EdgeOne only (validated under every api, like the v2-only keys): the site picks the host.
+    if v.word(&r.site, "provider.site", &["mainland", "intl"]) == Some("intl") {
+        p.site = Site::Intl;
+    }
+    p.endpoint = if p.api == Api::EdgeOne { edgeone::endpoint(p.site) } else { default_endpoint(p.api) };
     if let Some(b) = v.flag(&r.allow_plain_http, "provider.allow_plain_http") {
         p.allow_plain_http = b;
     }
