@@ -393,7 +393,7 @@ fn plan_bench(n: usize, collapse: bool) -> Row {
     drop(naive);
     let hwm = vm_hwm_kb();
     let t = Instant::now();
-    let plan = cdnsync::plan::make_plan(&cdnsync::plan::PlanInput {
+    let plan = cdnsync::internals::make_plan(&cdnsync::internals::PlanInput {
         domains: &cfg.domains,
         limits: &cfg.limits,
         changes: &changes,

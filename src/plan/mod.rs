@@ -332,7 +332,9 @@ mod tests {
 
     #[test]
     fn a_directory_alias_reached_from_two_index_files_is_purged_and_prefetched_once() {
-        let c = config::test_config("prefetch = [\"**/index.*\"]\nindex_files = [\"index.html\", \"index.htm\"]\nindex_aliases = [\"slash\", \"bare\"]\n");
+        let c = config::test_config(
+            "prefetch = [\"**/index.*\"]\nindex_files = [\"index.html\", \"index.htm\"]\nindex_aliases = [\"slash\", \"bare\"]\n",
+        );
         let t = tree(&["docs/index.htm", "docs/index.html"]);
         let changes = ChangeSet { modified: vec!["docs/index.htm".into(), "docs/index.html".into()], ..Default::default() };
         let p = make_plan(&input(&c, &changes, &t, &QuotaBook::documented_v3(), &[]));

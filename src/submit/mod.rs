@@ -64,7 +64,6 @@ impl Default for SubmitOptions {
     }
 }
 
-
 struct Shared {
     queue: VecDeque<Job>,
     done: Vec<Job>,

@@ -31,7 +31,14 @@ impl<A: CdnApi> Submitter<'_, A> {
     }
 
     /// Sleep before the next attempt, or record the job as still owed if the deadline is near.
-    pub(super) async fn backoff_or_give_up(&self, job: &mut Job, f: &Failure, class: Class, attempt: u32, deadline_ms: i64) -> Result<bool> {
+    pub(super) async fn backoff_or_give_up(
+        &self,
+        job: &mut Job,
+        f: &Failure,
+        class: Class,
+        attempt: u32,
+        deadline_ms: i64,
+    ) -> Result<bool> {
         let wait = retry::backoff(attempt, class, fastrand::f64());
         if self.clock.now_ms() + wait.as_millis() as i64 > deadline_ms {
             job.status = JobStatus::Pending;
