@@ -369,7 +369,7 @@ fn plan_bench(n: usize, collapse: bool) -> Row {
         .domain("www.example.com", &[Area::Mainland, Area::Overseas])
         .prefetch("**/index.html");
     if !collapse {
-        b = b.limit("collapse", toml::Value::String("never".into()));
+        b = b.collapse(cdnsync::config::Collapse::Never);
     }
     let cfg = b.build().unwrap();
     let paths: Vec<String> = (0..n).map(|i| format!("s{}/d{}/文档 {i}.html", i % 10, (i / 10) % 100)).collect();
@@ -393,7 +393,7 @@ fn plan_bench(n: usize, collapse: bool) -> Row {
     drop(naive);
     let hwm = vm_hwm_kb();
     let t = Instant::now();
-    let plan = cdnsync::plan::make_plan(&cdnsync::plan::PlanInput {
+    let plan = cdnsync::internals::make_plan(&cdnsync::internals::PlanInput {
         domains: &cfg.domains,
         limits: &cfg.limits,
         changes: &changes,

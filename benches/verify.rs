@@ -24,8 +24,8 @@ use std::time::Instant;
 
 use cdnsync::clock::SystemClock;
 use cdnsync::fake::edge::{EdgeConfig, FakeEdge};
+use cdnsync::internals::{verify, HttpFetcher, Item, Options};
 use cdnsync::model::ContentHash;
-use cdnsync::verify::{verify, HttpFetcher, Item, Options};
 use futures_util::StreamExt;
 
 const CONCURRENCY: usize = 8;
@@ -85,7 +85,7 @@ fn main() {
     );
 }
 
-fn run_verify(rt: &tokio::runtime::Runtime, items: &[Item], opts: &Options) -> cdnsync::verify::Summary {
+fn run_verify(rt: &tokio::runtime::Runtime, items: &[Item], opts: &Options) -> cdnsync::internals::Summary {
     let fetcher = HttpFetcher::for_urls(&opts.into(), items.iter().map(|i| i.url.as_str())).expect("fetcher");
     rt.block_on(verify(items, &fetcher, opts, &SystemClock))
 }

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example demo
+//! cargo run --release --example demo -- --edgeone   # the same through EdgeOne (api = "edgeone")
 //! ```
 //! Starts the fake API on loopback, builds a small sample site, syncs (baseline), changes a few
 //! files (edits, a new page, a deletion, and a rebuild that rewrites files with identical bytes),
@@ -22,6 +23,7 @@ fn write(root: &Path, rel: &str, content: &str) {
 }
 
 fn main() {
+    let edgeone = std::env::args().any(|a| a == "--edgeone");
     let fake = FakeCdn::start(FakeConfig::default()).expect("start the fake API");
     let tmp = tempfile::tempdir().unwrap();
     let site = tmp.path();
@@ -35,16 +37,17 @@ fn main() {
     for i in 1..=20 {
         write(&public, &format!("blog/post-{i}.html"), &format!("<p>post {i}</p>"));
     }
+    // EdgeOne calls take no area: its domains name none (the fake's zone serves www.example.com).
+    let (api, areas) = if edgeone { ("api = \"edgeone\"\n", "") } else { ("", "areas = [\"mainland\", \"overseas\"]\n") };
     let config_text = format!(
         r#"publish_dir = "public"
 
 [provider]
-endpoint = "{}"
+{api}endpoint = "{}"
 
 [[domain]]
 host = "www.example.com"
-areas = ["mainland", "overseas"]
-prefetch = ["**/index.html"]
+{areas}prefetch = ["**/index.html"]
 "#,
         fake.url()
     );
@@ -86,9 +89,15 @@ prefetch = ["**/index.html"]
             println!("       {u}");
         }
     }
+    for n in &r.notes {
+        println!("   note: {n}");
+    }
     println!("\n== what the (fake) CDN accepted, in order");
     for a in fake.accepted() {
         println!("   {} {:?}: {} URL(s)", a.action, a.areas, a.urls.len());
+    }
+    for t in fake.teo_tasks() {
+        println!("   EdgeOne task {} in {}: {} {} {}", t.job_id, t.zone, t.task_type, t.method, t.target);
     }
     println!("\nexit code would be {}; owed: {:?}", r.exit_code(), r.outbox);
 }

@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = site.path().join("public");
 
     // The config, built in code with the same validation as a cdnsync.toml.
-    let config = cdnsync::config::Builder::new(site.path(), "public")
+    let config = cdnsync::Builder::new(site.path(), "public")
         .endpoint(&fake.url())
         .domain("www.example.com", &[Area::Mainland, Area::Overseas])
         .prefetch("**/index.html")

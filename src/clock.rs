@@ -90,59 +90,60 @@ pub fn quota_day(unix: i64) -> i64 {
     (unix + CST_OFFSET_SECS).div_euclid(86_400)
 }
 
-/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// The civil date and time of `unix` seen from a zone `offset_secs` east of UTC (an offset
+/// outside ±26 h, or a time outside the years 1–9999, is clamped rather than a panic).
+fn civil(unix: i64, offset_secs: i64) -> time::PrimitiveDateTime {
+    let at = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(if unix < 0 {
+        time::OffsetDateTime::UNIX_EPOCH
+    } else {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    });
+    let offset = time::UtcOffset::from_whole_seconds(offset_secs.clamp(-93_599, 93_599) as i32).unwrap_or(time::UtcOffset::UTC);
+    let local = at.checked_to_offset(offset).unwrap_or(at);
+    time::PrimitiveDateTime::new(local.date(), local.time())
 }
+
+/// `YYYY-MM-DD hh:mm:ss`, the form of Tencent's CDN task times.
+const DATETIME: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
 
 /// `YYYY-MM-DD` of a Unix time in UTC (the TC3 credential scope date).
 pub fn utc_date(unix: i64) -> String {
-    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
+    let d = civil(unix, 0).date();
+    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
 }
 
 /// `YYYY-MM-DD hh:mm:ss` of a Unix time shifted by `offset_secs` (Tencent's task times are CST).
 pub fn datetime(unix: i64, offset_secs: i64) -> String {
-    let t = unix + offset_secs;
-    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+    civil(unix, offset_secs).format(DATETIME).unwrap_or_default()
+}
+
+/// ISO 8601 with an explicit offset, `YYYY-MM-DDThh:mm:ss+hh:mm` (`Z` for UTC), of a Unix time
+/// in a zone `offset_secs` east of UTC (EdgeOne's task times).
+pub fn iso8601(unix: i64, offset_secs: i64) -> String {
+    let zone = if offset_secs == 0 {
+        "Z".to_string()
+    } else {
+        let (sign, off) = if offset_secs < 0 { ('-', -offset_secs) } else { ('+', offset_secs) };
+        format!("{sign}{:02}:{:02}", off / 3600, off % 3600 / 60)
+    };
+    datetime(unix, offset_secs).replacen(' ', "T", 1) + &zone
+}
+
+/// Parse RFC 3339 (ISO 8601 with a `Z` or `±hh:mm` offset, optionally a fraction of a second)
+/// back to Unix seconds. A time without an offset is refused: it would be a guess.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    // RFC 3339 lets a space stand for the `T`; ISO 8601 (what EdgeOne speaks) does not.
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
+        return None;
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
 }
 
 /// Parse `YYYY-MM-DD hh:mm:ss` in a zone `offset_secs` east of UTC back to Unix seconds.
 pub fn parse_datetime(s: &str, offset_secs: i64) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let days = days_from_civil(y, mo as u32, d as u32);
-    Some(days * 86_400 + h * 3600 + mi * 60 + se - offset_secs)
-}
-
-/// Days since 1970-01-01 of a civil date.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let t = time::PrimitiveDateTime::parse(s, DATETIME).ok()?;
+    Some(t.assume_utc().unix_timestamp() - offset_secs)
 }
 
 #[cfg(test)]
@@ -178,6 +179,28 @@ mod tests {
         }
         assert_eq!(datetime(1_704_124_800, CST_OFFSET_SECS), "2024-01-02 00:00:00");
         assert_eq!(parse_datetime("2024-13-01 00:00:00", 0), None);
+        assert_eq!(parse_datetime("2024-02-30 00:00:00", 0), None, "no such day");
+        assert_eq!(parse_datetime("2024-01-01T00:00:00", 0), None);
+        // Far outside any real clock: clamped, never a panic.
+        assert_eq!(utc_date(i64::MIN), "1970-01-01");
+        assert!(datetime(i64::MAX, CST_OFFSET_SECS).starts_with("9999-12-31"));
+    }
+
+    #[test]
+    fn iso8601_round_trips_with_offsets() {
+        assert_eq!(iso8601(1_767_196_800, CST_OFFSET_SECS), "2026-01-01T00:00:00+08:00");
+        assert_eq!(iso8601(1_767_196_800, 0), "2025-12-31T16:00:00Z");
+        assert_eq!(iso8601(0, -5 * 3600 - 1800), "1969-12-31T18:30:00-05:30");
+        for unix in [0, 1_700_000_000, 1_767_196_800] {
+            for off in [0, CST_OFFSET_SECS, -3600] {
+                assert_eq!(parse_iso8601(&iso8601(unix, off)), Some(unix), "{}", iso8601(unix, off));
+            }
+        }
+        assert_eq!(parse_iso8601("2025-12-31T16:00:00.250Z"), Some(1_767_196_800));
+        for bad in ["2025-12-31 16:00:00Z", "2025-12-31T16:00:00", "2025-12-31T16:00:00+8", "2025-12-31T16:00:00+24:00", "", "2025-12-31T1"]
+        {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -257,9 +257,15 @@ fn missing_tccli_profile_is_named() {
     assert!(s.contains("profiles there: default, work") && s.contains("--profile nosuch"), "{s}");
 }
 
-// Row 6: a tccli profile with a role ARN is recognised (STS comes with the provider wiring).
+// Row 6: a tccli profile with a role ARN assumes the role through STS with the profile's keys.
 #[test]
-fn tccli_role_profile_asks_for_assume_role() {
+fn tccli_role_profile_assumes_the_role_through_sts() {
+    use cdnsync::api::http::Transport;
+    use cdnsync::api::provider::provider_for;
+    use cdnsync::clock::{Clock, ManualClock};
+    use cdnsync::fake::sts::{FakeSts, StsConfig};
+    use std::sync::Arc;
+
     let home = Home::new();
     home.put(".tccli/work.credential", "tccli/role.credential", 0o600);
     let r = home.find(&[("TCCLI_PROFILE", "work")]);
@@ -268,7 +274,22 @@ fn tccli_role_profile_asks_for_assume_role() {
     assert_eq!(req.role_arn, "qcs::cam::uin/100000000001:roleName/cdn-purger");
     assert_eq!(req.role_session_name.as_deref(), Some("cdnsync"));
     assert_eq!(req.base.secret_id, "AKIDtccliEXAMPLE0000000000000003");
-    // The keys-only entry point refuses it clearly instead of "secretId or secretKey missing".
+
+    // What Tencent's tools do with it: AssumeRole (here against a fake STS on 127.0.0.1).
+    let clock = ManualClock::new(NOW * 1000);
+    let sts = FakeSts::start(StsConfig {
+        secret_id: "AKIDtccliEXAMPLE0000000000000003".into(),
+        secret_key: "tccliSeKrEtKey0000000000000000003".into(),
+        roles: vec![req.role_arn.clone()],
+        provider_id: String::new(),
+        web_identity_token: String::new(),
+        clock: Arc::new(clock.clone()),
+    })
+    .unwrap();
+    let settings = cdnsync::config::CredentialSettings {
+        sts_endpoint: Some(cdnsync::config::parse_endpoint(&sts.url(), "/").unwrap()),
+        ..Default::default()
+    };
     let get = |k: &str| (k == "TCCLI_PROFILE").then(|| "work".to_string());
     let src = Sources {
         env: &get,
@@ -277,8 +298,17 @@ fn tccli_role_profile_asks_for_assume_role() {
         uid: cdnsync::credentials::files::current_uid(),
         now_unix: NOW,
     };
-    let e = credentials::resolve(&src, None).unwrap_err();
-    assert!(e.to_string().contains("role qcs::cam::uin/100000000001:roleName/cdn-purger") && e.exit_code() == 2, "{e}");
+    let transport = Transport::new(std::time::Duration::from_secs(5)).unwrap();
+    let p = provider_for(&settings, None, &src, transport, Arc::new(clock.clone())).unwrap().provider;
+    let c = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(p.current()).unwrap();
+    let issued = sts.issued();
+    assert_eq!(issued.len(), 1);
+    assert_eq!((issued[0].action, issued[0].role.as_str()), ("AssumeRole", req.role_arn.as_str()));
+    assert_eq!(c.secret_id, issued[0].secret_id);
+    assert_eq!(c.expires_at, Some(clock.now_unix() + 7200), "STS's default lifetime");
+    let d = c.describe(clock.now_unix());
+    assert!(d.starts_with("role qcs::cam::uin/100000000001:roleName/cdn-purger (assumed with tccli profile work ("), "{d}");
+    assert!(d.ends_with("expires in 2h 0m") && !d.contains("SeKrEt"), "{d}");
 }
 
 #[test]

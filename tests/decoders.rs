@@ -15,9 +15,9 @@ use proptest::test_runner::Config;
 use serde_json::{json, Value};
 
 use cdnsync::api::{v2, v3, Failure};
+use cdnsync::internals::manifest::{self, Manifest};
+use cdnsync::internals::outbox::{self, Outbox};
 use cdnsync::model::{Area, ContentHash, FileMeta, JobKind, QuotaBook};
-use cdnsync::state::manifest::{self, Manifest};
-use cdnsync::state::outbox::{self, Outbox};
 
 /// The system allocator, noting the largest single allocation of each thread.
 struct Counting;

@@ -21,7 +21,7 @@ fn client(fake: &FakeCdn, clock: Arc<dyn Clock>) -> V3Client {
     let cfg = cdnsync::config::from_str(&text, std::path::Path::new("t.toml"), std::path::Path::new("/")).unwrap();
     match cdnsync::api_for(&cfg, Credentials::new(SECRET_ID, SECRET_KEY, None), clock).unwrap() {
         AnyApi::V3(c) => c,
-        AnyApi::V2(_) => unreachable!("api = v3 by default"),
+        AnyApi::V2(_) | AnyApi::EdgeOne(_) => unreachable!("api = v3 by default"),
     }
 }
 
@@ -124,11 +124,14 @@ fn fake_names_requests_it_has_no_handler_for() {
         format!("TC3-HMAC-SHA256 Credential={SECRET_ID}/2024-01-01/{service}/tc3_request, SignedHeaders=content-type;host, Signature=00")
     };
 
-    // A TC3 service no handler speaks (EdgeOne), routed by its credential scope.
-    let (status, code, message) = error(send(tc3("2022-09-01", "CreatePurgeTask").header("Authorization", scope("teo"))));
+    // A TC3 service no handler speaks (CVM), routed by its credential scope.
+    let (status, code, message) = error(send(tc3("2017-03-12", "DescribeInstances").header("Authorization", scope("cvm"))));
     assert_eq!((status, code.as_str()), (404, "InvalidAction"), "{message}");
-    assert!(message.contains("cdnsync fake: no handler for TC3 service \"teo\""), "{message}");
-    assert!(message.contains("CreatePurgeTask"), "{message}");
+    assert!(message.contains("cdnsync fake: no handler for TC3 service \"cvm\""), "{message}");
+    assert!(message.contains("DescribeInstances"), "{message}");
+    // EdgeOne's scope reaches EdgeOne, which checks the signature.
+    let (status, code, message) = error(send(tc3("2022-09-01", "CreatePurgeTask").header("Authorization", scope("teo"))));
+    assert_eq!((status, code.as_str()), (200, "AuthFailure.InvalidAuthorization"), "{message}");
     // An unsigned TC3 request (STS's AssumeRoleWithWebIdentity) is routed by X-TC-Version.
     let (status, code, message) = error(send(tc3("2018-08-13", "AssumeRoleWithWebIdentity")));
     assert_eq!((status, code.as_str()), (404, "InvalidAction"), "{message}");
@@ -169,7 +172,8 @@ fn fake_names_requests_it_has_no_handler_for() {
 
     let log: Vec<(String, String, String)> = fake.requests().into_iter().map(|r| (r.api.to_string(), r.action, r.outcome)).collect();
     let want = [
-        ("none", "CreatePurgeTask", "InvalidAction"),
+        ("none", "DescribeInstances", "InvalidAction"),
+        ("teo", "CreatePurgeTask", "AuthFailure.InvalidAuthorization"),
         ("none", "AssumeRoleWithWebIdentity", "InvalidAction"),
         ("v3", "PurgeUrlsCache", "AuthFailure.InvalidAuthorization"),
         ("none", "GET /latest/meta-data/cam/security-credentials/", "InvalidAction"),

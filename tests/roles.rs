@@ -8,7 +8,7 @@ use std::time::Duration;
 use cdnsync::api::http::Transport;
 use cdnsync::api::roles::{AssumeRole, AssumeRoleFetch, CvmRoleFetch, OidcFetch};
 use cdnsync::clock::{Clock, ManualClock};
-use cdnsync::config::validate::parse_endpoint;
+use cdnsync::config::parse_endpoint;
 use cdnsync::credentials::oidc::TkeOidc;
 use cdnsync::credentials::provider::{CredentialProvider, Refreshing};
 use cdnsync::credentials::{CredentialSource, Credentials, CredentialsError};
@@ -187,6 +187,7 @@ fn oidc_reads_the_token_file_at_each_refresh() {
         endpoint: parse_endpoint(&fake.url(), "/").unwrap(),
         tke: TkeOidc::from_env(&env).unwrap(),
         duration_secs: 3600,
+        session_name: None,
         clock: Arc::new(clock.clone()),
     };
     let p = Refreshing::new(fetch, Arc::new(clock.clone()));

@@ -98,7 +98,7 @@ fn v2_fake_refuses_replayed_nonce_and_stale_timestamp() {
         format!("publish_dir = \"p\"\n[provider]\napi = \"v2\"\nendpoint = \"{}\"\n[[domain]]\nhost = \"www.example.com\"\n", fake.url());
     let cfg = cdnsync::config::from_str(&text, std::path::Path::new("t.toml"), std::path::Path::new("/")).unwrap();
     let creds = cdnsync::credentials::Credentials::new(SECRET_ID, SECRET_KEY, None);
-    let client = match cdnsync::api_for(&cfg, creds, Arc::new(SystemClock)).unwrap() {
+    let client = match cdnsync::api_for(&cfg, creds.clone(), Arc::new(SystemClock)).unwrap() {
         cdnsync::AnyApi::V2(c) => c,
         _ => unreachable!(),
     };
@@ -106,7 +106,7 @@ fn v2_fake_refuses_replayed_nonce_and_stale_timestamp() {
     let transport = Transport::new(std::time::Duration::from_secs(5)).unwrap();
     let send = |ts: i64, nonce: u32| {
         let params = vec![("urls.0".to_string(), "https://www.example.com/a.html".to_string())];
-        let all = client.signed_params("RefreshCdnOverSeaUrl", params, ts, nonce);
+        let all = client.signed_params(&creds, "RefreshCdnOverSeaUrl", params, ts, nonce);
         let req = Request {
             method: "POST",
             url: format!("{}/v2/index.php", fake.url()),

@@ -2,7 +2,8 @@
 //! one test per vector, checking each stage in order.
 
 use cdnsync::api::sign::{tc3, v2};
-use cdnsync::config::SignatureMethod;
+use cdnsync::config::{PurgeMethod, SignatureMethod};
+use cdnsync::model::{Area, Job, JobKind};
 use serde_json::Value;
 
 fn load(file: &str) -> Value {
@@ -74,6 +75,79 @@ fn v3_more_tc3(i: usize) {
         let auth = tc3::sign(&tc3::Tc3Request { payload: &ours, ..req }, s(c, "secret_id"), s(c, "secret_key"), ts, "cdn");
         assert!(auth.starts_with(&format!("TC3-HMAC-SHA256 Credential={}/{}/cdn/tc3_request", s(c, "secret_id"), s(c, "date"))));
     }
+}
+
+/// teo.json (EdgeOne, service `teo`): canonical request, string to sign, signature, the
+/// headers; then the body our client writes for the same fields is byte for byte the payload.
+fn teo_case(i: usize) {
+    use cdnsync::api::teo::{self, wire};
+    let c = &load("teo.json")["cases"][i];
+    let ts = c["timestamp"].as_i64().unwrap();
+    let payload = s(c, "payload");
+    let req =
+        tc3::Tc3Request { method: "POST", query: "", content_type: s(c, "content_type"), host: s(c, "host"), payload: payload.as_bytes() };
+    let canonical = tc3::canonical_request(&req);
+    assert_eq!(canonical, s(c, "canonical_request"));
+    assert_eq!(tc3::scope_date(ts), s(c, "string_to_sign").split('\n').nth(2).unwrap().split('/').next().unwrap());
+    let sts = tc3::string_to_sign(&canonical, ts, teo::SERVICE);
+    assert_eq!(sts, s(c, "string_to_sign"));
+    let sig = tc3::signature(s(c, "secret_key"), ts, teo::SERVICE, &sts);
+    assert_eq!(sig, s(c, "signature"));
+    let h = &c["headers"];
+    assert_eq!(tc3::authorization(s(c, "secret_id"), ts, teo::SERVICE, &sig), s(h, "Authorization"));
+    assert_eq!(tc3::sign(&req, s(c, "secret_id"), s(c, "secret_key"), ts, teo::SERVICE), s(h, "Authorization"));
+    assert_eq!(ts.to_string(), s(h, "X-TC-Timestamp"));
+    assert_eq!(s(h, "X-TC-Version"), teo::VERSION);
+    assert_eq!(s(h, "X-TC-Action"), s(c, "action"));
+    assert_eq!(s(h, "Host"), s(c, "host"));
+    assert_eq!(h.get("X-TC-Region"), None, "EdgeOne's actions take no Region");
+    // Our own bodies for the same fields.
+    let fields: Value = serde_json::from_str(payload).unwrap();
+    let ours = match s(c, "action") {
+        "CreatePurgeTask" | "CreatePrefetchTask" => {
+            let kind = match (s(c, "action"), fields.get("Type").and_then(Value::as_str)) {
+                ("CreatePrefetchTask", _) => JobKind::PrefetchUrls,
+                (_, Some("purge_url")) => JobKind::PurgeUrls,
+                (_, Some("purge_prefix")) => JobKind::PurgePaths,
+                (_, other) => panic!("{other:?}"),
+            };
+            let urls: Vec<String> = fields["Targets"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+            let host = url::Url::parse(&urls[0]).unwrap().host_str().unwrap().to_string();
+            let job = Job::planned(kind, Area::Global, &host, urls, ts, 1);
+            let method = match fields.get("Method").and_then(Value::as_str) {
+                Some("delete") => PurgeMethod::Delete,
+                _ => PurgeMethod::Invalidate,
+            };
+            let out = wire::outgoing(&job, s(&fields, "ZoneId"), method);
+            assert_eq!(out.action, s(c, "action"));
+            out.body
+        }
+        "DescribePurgeTasks" => {
+            let filters = fields["Filters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| wire::Filter {
+                    name: s(f, "Name").into(),
+                    values: f["Values"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+                })
+                .collect();
+            let q = wire::TasksQuery {
+                zone_id: s(&fields, "ZoneId").into(),
+                start_time: Some(s(&fields, "StartTime").into()),
+                end_time: Some(s(&fields, "EndTime").into()),
+                offset: fields["Offset"].as_u64().unwrap(),
+                limit: fields["Limit"].as_u64().unwrap(),
+                filters,
+            };
+            // The window our client would ask for, ending a minute after this request's time.
+            let (_, end) = teo::tasks::window(ts - 86_400, ts);
+            assert_eq!(cdnsync::clock::parse_iso8601(&end), Some(ts + 60));
+            serde_json::to_vec(&q).unwrap()
+        }
+        _ => return,
+    };
+    assert_eq!(String::from_utf8(ours).unwrap(), payload, "our body for {}", s(c, "action"));
 }
 
 fn pairs(v: &Value) -> Vec<(String, String)> {
@@ -159,6 +233,12 @@ vector_tests! {
     v2_more_oversea_push_token_region => v2_more(3);
     v2_more_refresh_dir => v2_more(4);
     v2_more_refresh_log_dates => v2_more(5);
+    teo_purge_url_raw_cjk_and_encoded => teo_case(0);
+    teo_purge_prefix_invalidate => teo_case(1);
+    teo_prefetch => teo_case(2);
+    teo_describe_purge_tasks_window_filters => teo_case(3);
+    teo_purge_url_token => teo_case(4);
+    teo_describe_zones_intl_host => teo_case(5);
 }
 
 #[test]
@@ -169,6 +249,7 @@ fn vector_counts_are_all_covered() {
     assert_eq!(load("v3-more.json")["v1_on_api3_cases"].as_array().unwrap().len(), 2);
     assert_eq!(load("v2.json")["cases"].as_array().unwrap().len(), 5);
     assert_eq!(load("v2-more.json")["cases"].as_array().unwrap().len(), 6);
+    assert_eq!(load("teo.json")["cases"].as_array().unwrap().len(), 6);
 }
 
 #[test]

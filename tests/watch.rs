@@ -241,3 +241,37 @@ fn an_event_queue_overflow_rescans_the_whole_tree() {
     }
     panic!("the new files were not all tracked: {}", site.run(&["--json", "status"]).stdout);
 }
+
+#[test]
+fn sigterm_during_a_long_first_scan_exits_at_once_and_loses_nothing() {
+    let fake = fake();
+    let site = site(&fake, 2, "");
+    // A purge owed from an earlier run: the API was down when it was sent.
+    fake.inject(FaultRule { action: None, fault: Fault::Http(503), count: 1000 });
+    site.edit_config("retry_deadline_secs = 20", "retry_deadline_secs = 1");
+    site.write("p/0.html", "v2");
+    site.run(&["sync"]).expect(1);
+    fake.clear_faults();
+    let manifest = std::fs::read(site.state().join("manifest")).unwrap();
+    // Then a deploy of gigabytes (sparse files: no disk, but every byte is read and hashed).
+    for i in 0..16 {
+        let f = std::fs::File::create(site.public().join(format!("big{i}.bin"))).unwrap();
+        f.set_len(4 << 30).unwrap();
+    }
+    let mut w = site.spawn(&["watch"], &[("CDNSYNC_FAILPOINT", "scan=100")]);
+    w.wait_for_line("failpoint scan");
+    crate::util::sleep(Duration::from_millis(500));
+    w.terminate();
+    // 64 GB take far longer than this to hash: the scan was stopped, not finished.
+    let (code, err) = w.finish_within(2);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("scan was stopped"), "{err}");
+    assert_eq!(std::fs::read(site.state().join("manifest")).unwrap(), manifest, "nothing recorded by the stopped scan");
+    assert!(work_requests(&fake).iter().all(|r| r.outcome != "ok"), "nothing sent before the scan ended");
+    // The owed purge is still owed, and goes out with the next run.
+    for i in 0..16 {
+        site.remove(&format!("big{i}.bin"));
+    }
+    site.run(&["sync"]).expect(0);
+    assert!(fake.urls(JobKind::PurgeUrls, Area::Mainland).contains(&url("p/0.html")));
+}

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use cdnsync::state::manifest::{decode, encode};
+use cdnsync::internals::manifest::{decode, encode};
 use libfuzzer_sys::fuzz_target;
 
 fn check(bytes: &[u8]) {

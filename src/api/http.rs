@@ -21,8 +21,8 @@ pub struct Transport {
     max_body: usize,
 }
 
-/// One request, fully formed and signed.
-#[derive(Debug)]
+/// One request, fully formed and signed. Its `Debug` hides the secrets it carries
+/// (`api::redact`).
 pub struct Request {
     /// `GET` or `POST`.
     pub method: &'static str,
@@ -32,6 +32,12 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Body (empty for GET).
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        super::redact::request(self.method, &self.url, &self.headers, &self.body, f)
+    }
 }
 
 impl Transport {
@@ -56,6 +62,8 @@ impl Transport {
     /// Send and return the status and body. The timeout covers the whole exchange (reqwest's
     /// total timeout runs until the body has been read), so a trickle of bytes cannot hold it.
     pub async fn send(&self, req: Request) -> Result<(u16, Vec<u8>), Failure> {
+        // Redacted by Request's Debug; answers are never logged (STS and metadata ones hold keys).
+        tracing::debug!("sending {req:?}");
         let method = if req.method == "GET" { reqwest::Method::GET } else { reqwest::Method::POST };
         let mut rb = self.client.request(method, &req.url);
         for (k, v) in &req.headers {
@@ -81,6 +89,7 @@ impl Transport {
             }
             body.extend_from_slice(&chunk);
         }
+        tracing::debug!("answered HTTP {status}, {} bytes", body.len());
         Ok((status, body))
     }
 }

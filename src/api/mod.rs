@@ -3,9 +3,13 @@
 //! The rest of cdnsync talks to the CDN through the [`CdnApi`] trait and sees failures only as a
 //! [`Class`]: Tencent's error-code strings are matched in this module and nowhere else.
 
+pub mod auth;
 pub mod http;
+pub mod provider;
+pub mod redact;
 pub mod roles;
 pub mod sign;
+pub mod teo;
 pub mod v2;
 pub mod v3;
 
@@ -23,6 +27,7 @@ pub fn action_name(api: Api, v2_overseas: V2Overseas, kind: JobKind, area: Area)
     match api {
         Api::V3 => v3::action(kind),
         Api::V2 => v2::action(kind, area, v2_overseas),
+        Api::EdgeOne => teo::action(kind),
     }
 }
 
@@ -68,8 +73,10 @@ pub struct ApiError {
     pub message: String,
     /// The request ID, for Tencent support.
     pub request_id: Option<String>,
-    /// v2's `codeDesc`, when there was one.
-    pub code_desc: Option<String>,
+    /// v2's `codeDesc`, when there was one (boxed: a [`Failure`] stays small).
+    pub code_desc: Option<Box<str>>,
+    /// The API that answered: its own table classifies the code.
+    pub api: Api,
 }
 
 /// Why a request did not succeed.
@@ -96,6 +103,12 @@ pub enum Failure {
         /// What could not be understood.
         message: String,
     },
+    /// No credentials to sign with: temporary ones could not be fetched (the metadata service or
+    /// STS is down or refused). Nothing was sent; the job stays owed.
+    Credentials {
+        /// Why (never a secret: [`crate::credentials::CredentialsError`]'s text).
+        message: String,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -111,6 +124,7 @@ impl fmt::Display for Failure {
             Failure::Http { status, body } => write!(f, "HTTP {status}: {}", body.chars().take(200).collect::<String>()),
             Failure::Transport { message, .. } => write!(f, "network: {message}"),
             Failure::Decode { message } => write!(f, "unreadable answer: {message}"),
+            Failure::Credentials { message } => write!(f, "credentials: {message}"),
         }
     }
 }
@@ -151,17 +165,18 @@ impl Failure {
     /// How the submitter should react to this failure.
     pub fn class(&self) -> Class {
         match self {
+            Failure::Api(e) if e.api == Api::EdgeOne => teo::classify(&e.code),
             Failure::Api(e) if e.code.starts_with(|c: char| c.is_ascii_digit()) => classify_v2(&e.code, e.code_desc.as_deref()),
             Failure::Api(e) => classify_v3(&e.code),
             Failure::Http { status: 429, .. } => Class::Throttled,
             Failure::Http { status, .. } if *status >= 500 => Class::Transient,
             Failure::Http { .. } => Class::Permanent,
             Failure::Transport { maybe_sent: true, .. } | Failure::Decode { .. } => Class::Ambiguous,
-            Failure::Transport { maybe_sent: false, .. } => Class::Transient,
+            Failure::Transport { maybe_sent: false, .. } | Failure::Credentials { .. } => Class::Transient,
         }
     }
 
-    /// The `error` of a job (SPEC §6), with advice where the cause is known.
+    /// The `error` of a job (`docs/json.md`, "Job errors"), with advice where the cause is known.
     pub fn to_job_error(&self) -> JobError {
         match self {
             Failure::Api(e) => {
@@ -177,6 +192,7 @@ impl Failure {
             Failure::Http { status, .. } => JobError { code: format!("HTTP{status}"), message: self.to_string() },
             Failure::Transport { .. } => JobError { code: "Network".into(), message: self.to_string() },
             Failure::Decode { .. } => JobError { code: "BadResponse".into(), message: self.to_string() },
+            Failure::Credentials { message } => JobError { code: "Credentials".into(), message: message.clone() },
         }
     }
 }
@@ -186,6 +202,43 @@ impl Failure {
 pub struct Accepted {
     /// The task the API created (API 3.0), if it said.
     pub task_id: Option<String>,
+    /// URLs of the job that the API named as not taken although it took the request
+    /// (EdgeOne's `FailedList`): they failed, the rest were accepted.
+    pub rejected: Vec<Rejected>,
+}
+
+impl Accepted {
+    /// Every URL was taken.
+    pub fn task(task_id: Option<String>) -> Self {
+        Accepted { task_id, rejected: Vec::new() }
+    }
+
+    /// Split `urls` into those taken and those refused, with a job error naming the refusals
+    /// (`None` when every URL was taken).
+    pub fn split(&self, urls: &[String]) -> (Vec<String>, Vec<String>, Option<JobError>) {
+        let refused = |u: &String| self.rejected.iter().any(|r| r.urls.contains(u));
+        let (bad, ok): (Vec<String>, Vec<String>) = urls.iter().cloned().partition(refused);
+        if bad.is_empty() {
+            return (ok, bad, None);
+        }
+        let reasons: Vec<String> = self
+            .rejected
+            .iter()
+            .filter(|r| r.urls.iter().any(|u| bad.contains(u)))
+            .map(|r| format!("{} ({} target(s), first {})", r.reason, r.urls.len(), r.urls.first().map_or("", String::as_str)))
+            .collect();
+        let message = format!("the API took the request but not {} of its {} target(s): {}", bad.len(), urls.len(), reasons.join("; "));
+        (ok, bad, Some(JobError { code: "FailedList".into(), message }))
+    }
+}
+
+/// Targets the API refused inside an accepted request, and why (its words, verbatim).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// The API's reason (`domain not valid`).
+    pub reason: String,
+    /// The job's URLs it names.
+    pub urls: Vec<String>,
 }
 
 /// How a submitted task is doing.
@@ -218,11 +271,17 @@ pub trait CdnApi: Send + Sync {
     /// tell: then the job is resent). The caller skips tasks it already knows as another job's.
     fn find_tasks(&self, job: &Job, since_unix: i64) -> impl Future<Output = Result<Vec<String>, Failure>> + Send;
 
-    /// The action [`CdnApi::find_tasks`] calls for a job of `kind` (its CAM permission is
-    /// `cdn:` and the name), for the advice given when a key may not call it; `None` when the API
-    /// has no task query.
-    fn lookup_action(&self, _kind: JobKind) -> Option<&'static str> {
+    /// The CAM permission [`CdnApi::find_tasks`] needs for a job of `kind`
+    /// (`cdn:DescribePurgeTasks`, say), for the advice given when a key may not call it; `None`
+    /// when the API has no task query.
+    fn lookup_permission(&self, _kind: JobKind) -> Option<&'static str> {
         None
+    }
+
+    /// Things the client learned that the run's report should tell (EdgeOne: which zone a host
+    /// was found in), taken once.
+    fn take_notes(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 

@@ -203,10 +203,8 @@ pub fn metadata_credentials_url(base: &str, role: &str) -> Result<String, Creden
     Ok(format!("{}{role}", metadata_role_url(base)))
 }
 
-/// CAM role names: 1–128 of `A-Za-z0-9+=,.@-_` (and never `.` or `..`, which would move in the path).
-pub fn is_role_name(s: &str) -> bool {
-    (1..=128).contains(&s.len()) && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
-}
+/// CAM role names (the rule lives with the credentials, where the config checks it too).
+pub use crate::credentials::is_role_name;
 
 /// Read the role's name from the metadata service's answer.
 pub fn parse_role_name(url: &str, status: u16, body: &[u8]) -> Result<String, CredentialsError> {
@@ -348,6 +346,8 @@ pub struct OidcFetch {
     pub tke: TkeOidc,
     /// `DurationSeconds`.
     pub duration_secs: u32,
+    /// `RoleSessionName`; `None`: `cdnsync-<milliseconds>`, new at each call.
+    pub session_name: Option<String>,
     /// Time for the request and the session name.
     pub clock: Arc<dyn Clock>,
 }
@@ -360,7 +360,7 @@ impl Fetch for OidcFetch {
                 provider_id: self.tke.provider_id.clone(),
                 web_identity_token: self.tke.read_token()?,
                 role_arn: self.tke.role_arn.clone(),
-                role_session_name: crate::credentials::oidc::session_name(self.clock.now_ms()),
+                role_session_name: self.session_name.clone().unwrap_or_else(|| crate::credentials::oidc::session_name(self.clock.now_ms())),
                 duration_secs: self.duration_secs,
             };
             let t = fetch_web_identity(&self.transport, &self.endpoint, &p, self.clock.now_unix()).await?;

@@ -14,7 +14,7 @@ use super::sign::v2 as sign;
 use super::{Accepted, ApiError, CdnApi, Failure, TaskState};
 use crate::clock::Clock;
 use crate::config::{Config, Endpoint, HttpMethod, SignatureMethod, V2Overseas};
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, SharedProvider};
 use crate::model::{Area, Job, JobKind, QuotaBook};
 
 /// The action that carries a job.
@@ -36,7 +36,8 @@ pub fn job_params(job: &Job, overseas: V2Overseas) -> Vec<(String, String)> {
         p.push(("command".into(), command.into()));
         p.push(("type".into(), ty.into()));
         match job.area {
-            Area::Mainland => p.push(("mainland".into(), "1".into())),
+            // `global` is EdgeOne's and never reaches v2 (config refuses it).
+            Area::Mainland | Area::Global => p.push(("mainland".into(), "1".into())),
             Area::Overseas => p.push(("oversea".into(), "1".into())),
         }
     }
@@ -65,7 +66,8 @@ pub fn parse_response(status: u16, body: &[u8]) -> Result<Value, Failure> {
         });
         let message =
             v.get("message").and_then(Value::as_str).or_else(|| v.get("errmsg").and_then(Value::as_str)).unwrap_or("").to_string();
-        return Err(Failure::Api(ApiError { code, message, request_id: None, code_desc }));
+        let code_desc = code_desc.map(String::into_boxed_str);
+        return Err(Failure::Api(ApiError { code, message, request_id: None, code_desc, api: crate::model::Api::V2 }));
     }
     if status != 200 {
         return Err(super::unexpected(status, body, ""));
@@ -79,8 +81,8 @@ pub struct V2Client {
     transport: Transport,
     /// Where requests go (`cdn.api.qcloud.com` unless overridden).
     endpoint: Endpoint,
-    /// Signing credentials.
-    credentials: Credentials,
+    /// Signing credentials, asked for each request.
+    credentials: SharedProvider,
     /// Optional `Region` parameter.
     region: Option<String>,
     /// HmacSHA1 or HmacSHA256.
@@ -95,12 +97,12 @@ pub struct V2Client {
 
 impl V2Client {
     /// A client for `cfg`'s provider settings.
-    pub fn new(transport: Transport, cfg: &Config, credentials: Credentials, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(transport: Transport, cfg: &Config, credentials: impl Into<SharedProvider>, clock: Arc<dyn Clock>) -> Self {
         let p = &cfg.provider;
         V2Client {
             transport,
             endpoint: p.endpoint.clone(),
-            credentials,
+            credentials: credentials.into(),
             region: p.region.clone(),
             signature_method: p.signature_method,
             http_method: p.http_method,
@@ -109,30 +111,42 @@ impl V2Client {
         }
     }
 
-    /// The common parameters plus `params`, signed: the pairs to put on the wire.
-    pub fn signed_params(&self, action: &str, params: Vec<(String, String)>, timestamp: i64, nonce: u32) -> Vec<(String, String)> {
+    /// The common parameters plus `params`, signed with `credentials`: the pairs to put on the wire.
+    pub fn signed_params(
+        &self,
+        credentials: &Credentials,
+        action: &str,
+        params: Vec<(String, String)>,
+        timestamp: i64,
+        nonce: u32,
+    ) -> Vec<(String, String)> {
         let mut all = params;
         all.push(("Action".into(), action.into()));
-        all.push(("SecretId".into(), self.credentials.secret_id.clone()));
+        all.push(("SecretId".into(), credentials.secret_id.clone()));
         all.push(("Timestamp".into(), timestamp.to_string()));
         all.push(("Nonce".into(), nonce.to_string()));
         all.push(("SignatureMethod".into(), self.signature_method.as_str().into()));
         if let Some(r) = &self.region {
             all.push(("Region".into(), r.clone()));
         }
-        if let Some(t) = &self.credentials.token {
+        if let Some(t) = &credentials.token {
             all.push(("Token".into(), t.expose().to_string()));
         }
         let sts = sign::string_to_sign(self.http_method.as_str(), &self.endpoint.host, &self.endpoint.path, &all);
-        let sig = sign::signature(self.credentials.secret_key.expose(), self.signature_method, &sts);
+        let sig = sign::signature(credentials.secret_key.expose(), self.signature_method, &sts);
         all.push(("Signature".into(), sig));
         all
     }
 
-    /// Sign and send one action; returns the answer's `data`.
+    /// Sign and send one action; returns the answer's `data`. Credentials refused as stale are
+    /// replaced and the action sent once more, with a new Nonce (`api::auth`).
     pub async fn call(&self, action: &str, params: Vec<(String, String)>) -> Result<Value, Failure> {
+        super::auth::with_credentials(&*self.credentials, super::auth::stale_v2, |c| self.call_as(c, action, params.clone())).await
+    }
+
+    async fn call_as(&self, credentials: Credentials, action: &str, params: Vec<(String, String)>) -> Result<Value, Failure> {
         let nonce = fastrand::u32(1..u32::MAX);
-        let all = self.signed_params(action, params, self.clock.now_unix(), nonce);
+        let all = self.signed_params(&credentials, action, params, self.clock.now_unix(), nonce);
         let wire = sign::encode_params(&all);
         let req = match self.http_method {
             HttpMethod::Get => Request { method: "GET", url: format!("{}?{wire}", self.endpoint.url()), headers: vec![], body: vec![] },
@@ -162,7 +176,7 @@ impl CdnApi for V2Client {
             }),
             _ => None,
         };
-        Ok(Accepted { task_id })
+        Ok(Accepted::task(task_id))
     }
 
     async fn quota(&self) -> Result<Option<QuotaBook>, Failure> {

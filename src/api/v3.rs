@@ -10,7 +10,7 @@ use super::sign::tc3;
 use super::{Accepted, ApiError, CdnApi, Failure, TaskState};
 use crate::clock::{self, Clock};
 use crate::config::{Config, Endpoint};
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, SharedProvider};
 use crate::model::{Area, Job, JobKind, QuotaBook, QuotaEntry};
 
 /// `X-TC-Version` of the CDN API.
@@ -59,6 +59,7 @@ pub fn parse_envelope(status: u16, body: &[u8]) -> Result<Value, Failure> {
             message: err.get("Message").and_then(Value::as_str).unwrap_or("").to_string(),
             request_id,
             code_desc: None,
+            api: crate::model::Api::V3,
         }));
     }
     if status != 200 {
@@ -102,8 +103,8 @@ pub struct V3Client {
     transport: Transport,
     /// Where requests go (`cdn.tencentcloudapi.com` unless overridden).
     endpoint: Endpoint,
-    /// Signing credentials (and session token).
-    credentials: Credentials,
+    /// Signing credentials (and session token), asked for each request.
+    credentials: SharedProvider,
     /// Optional `X-TC-Region`.
     region: Option<String>,
     /// Timestamps and dates for signing.
@@ -112,38 +113,71 @@ pub struct V3Client {
 
 impl V3Client {
     /// A client for `cfg`'s provider settings.
-    pub fn new(transport: Transport, cfg: &Config, credentials: Credentials, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(transport: Transport, cfg: &Config, credentials: impl Into<SharedProvider>, clock: Arc<dyn Clock>) -> Self {
         let p = &cfg.provider;
-        V3Client { transport, endpoint: p.endpoint.clone(), credentials, region: p.region.clone(), clock }
+        V3Client { transport, endpoint: p.endpoint.clone(), credentials: credentials.into(), region: p.region.clone(), clock }
     }
 
-    /// Sign and send one action; returns the `Response` object.
+    /// Sign and send one action; returns the `Response` object. Credentials refused as stale
+    /// are replaced and the action sent once more (`api::auth`).
     pub async fn call(&self, action: &str, body: &Value) -> Result<Value, Failure> {
         let payload = serde_json::to_vec(body).expect("JSON serialises");
+        self.call_tc3(SERVICE, VERSION, action, payload, parse_envelope).await
+    }
+
+    /// Sign `payload` (exactly the bytes sent) with TC3 for `service` at `version`, send it as
+    /// `action` and read the answer with `parse`; credentials refused as stale are replaced and
+    /// the request sent once more. Also used by the other TC3 products (EdgeOne).
+    pub async fn call_tc3(
+        &self,
+        service: &str,
+        version: &str,
+        action: &str,
+        payload: Vec<u8>,
+        parse: fn(u16, &[u8]) -> Result<Value, Failure>,
+    ) -> Result<Value, Failure> {
+        super::auth::with_credentials(&*self.credentials, super::auth::stale_v3, |c| {
+            let payload = payload.clone();
+            async move {
+                let (status, bytes) = self.send_signed(&c, service, version, action, payload).await?;
+                parse(status, &bytes)
+            }
+        })
+        .await
+    }
+
+    /// One signed request with `credentials`: the HTTP status and body.
+    async fn send_signed(
+        &self,
+        credentials: &Credentials,
+        service: &str,
+        version: &str,
+        action: &str,
+        payload: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), Failure> {
         let ts = self.clock.now_unix();
         let auth = tc3::sign(
             &tc3::Tc3Request { method: "POST", query: "", content_type: CONTENT_TYPE, host: &self.endpoint.host, payload: &payload },
-            &self.credentials.secret_id,
-            self.credentials.secret_key.expose(),
+            &credentials.secret_id,
+            credentials.secret_key.expose(),
             ts,
-            SERVICE,
+            service,
         );
         let mut headers = vec![
             ("Content-Type".to_string(), CONTENT_TYPE.to_string()),
             ("Host".to_string(), self.endpoint.host.clone()),
             ("X-TC-Action".to_string(), action.to_string()),
-            ("X-TC-Version".to_string(), VERSION.to_string()),
+            ("X-TC-Version".to_string(), version.to_string()),
             ("X-TC-Timestamp".to_string(), ts.to_string()),
             ("Authorization".to_string(), auth),
         ];
         if let Some(r) = &self.region {
             headers.push(("X-TC-Region".into(), r.clone()));
         }
-        if let Some(t) = &self.credentials.token {
+        if let Some(t) = &credentials.token {
             headers.push(("X-TC-Token".into(), t.expose().to_string()));
         }
-        let (status, bytes) = self.transport.send(Request { method: "POST", url: self.endpoint.url(), headers, body: payload }).await?;
-        parse_envelope(status, &bytes)
+        self.transport.send(Request { method: "POST", url: self.endpoint.url(), headers, body: payload }).await
     }
 
     async fn purge_logs(&self, job: &Job, query: Value) -> Result<Vec<Value>, Failure> {
@@ -203,7 +237,7 @@ impl CdnApi for V3Client {
 
     async fn submit(&self, job: &Job) -> Result<Accepted, Failure> {
         let resp = self.call(action(job.kind), &job_body(job)).await?;
-        Ok(Accepted { task_id: Some(task_id(&resp)?) })
+        Ok(Accepted::task(Some(task_id(&resp)?)))
     }
 
     async fn quota(&self) -> Result<Option<QuotaBook>, Failure> {
@@ -233,8 +267,11 @@ impl CdnApi for V3Client {
         }))
     }
 
-    fn lookup_action(&self, kind: JobKind) -> Option<&'static str> {
-        Some(tasks_action(kind).0)
+    fn lookup_permission(&self, kind: JobKind) -> Option<&'static str> {
+        Some(match kind {
+            JobKind::PrefetchUrls => "cdn:DescribePushTasks",
+            JobKind::PurgeUrls | JobKind::PurgePaths => "cdn:DescribePurgeTasks",
+        })
     }
 
     async fn find_tasks(&self, job: &Job, since_unix: i64) -> Result<Vec<String>, Failure> {

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::render::Output;
 use cdnsync::{Error, Result};
 
-/// The commented template: every key of SPEC §2.
+/// The commented template: every key of `docs/config.md`.
 pub const TEMPLATE: &str = include_str!("../../cdnsync.toml.example");
 
 /// Guess the site generator of `dir` and the folder it writes.

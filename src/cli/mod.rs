@@ -1,4 +1,4 @@
-//! The command line (SPEC §1): clap arguments -> library calls -> exit code.
+//! The command line (`docs/cli.md`): clap arguments -> library calls -> exit code.
 
 mod init;
 mod render;
@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use cdnsync::credentials::Credentials;
+use cdnsync::clock::Clock;
+use cdnsync::credentials::{Credentials, SharedProvider};
 use cdnsync::model::{Area, JobKind};
 use cdnsync::{clock, config, AdhocRequest, AnyApi, Engine, Error, Result, SyncOptions};
 
@@ -25,7 +26,8 @@ Examples:
   cdnsync status                   owed jobs and last deploy
 
 Credentials come from TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_TOKEN),
-a credentials_file, or tccli's / the SDKs' profile — never from the command line.
+a credentials_file, tccli's / the SDKs' profile, or a role ([provider] credentials = \"cvm_role\",
+\"role\", \"oidc\") — never from the command line.
 
 Exit codes: 0 done, 1 runtime failure (work stays owed), 2 usage or config error,
 3 refused by the API, 4 deferred by daily quota, 5 state directory locked.";
@@ -175,8 +177,12 @@ fn config_path(args: &Args) -> PathBuf {
     args.config.clone().unwrap_or_else(|| PathBuf::from("cdnsync.toml"))
 }
 
-fn resolve_credentials(cfg: &config::Config) -> Result<Credentials> {
-    cdnsync::find_credentials(cfg)
+/// The credentials provider for `cfg`, checked: temporary credentials are fetched once now, so
+/// that a missing role or a refusing STS is an error before anything is done.
+fn credentials(cfg: &config::Config, rt: &tokio::runtime::Runtime) -> Result<SharedProvider> {
+    let provider = cdnsync::credential_provider(cfg, Arc::new(clock::SystemClock))?;
+    rt.block_on(provider.current())?;
+    Ok(provider)
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -221,7 +227,7 @@ pub fn run(args: Args) -> u8 {
     }
 }
 
-fn engine(args: &Args, cfg: config::Config, creds: Credentials) -> Result<Engine<AnyApi>> {
+fn engine(args: &Args, cfg: config::Config, creds: impl Into<SharedProvider>) -> Result<Engine<AnyApi>> {
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
     let api = cdnsync::api_for(&cfg, creds, clock.clone())?;
     let mut e = Engine::new(cfg, api, clock);
@@ -247,7 +253,8 @@ fn run_inner(args: &Args) -> Result<u8> {
         }
         Command::Sync { wait, full, all, baseline, retry_failed } => {
             let cfg = config::load(&config_path(args))?;
-            let creds = resolve_credentials(&cfg)?;
+            let rt = runtime()?;
+            let creds = credentials(&cfg, &rt)?;
             let e = engine(args, cfg, creds)?;
             let opts = SyncOptions {
                 full: *full,
@@ -258,17 +265,17 @@ fn run_inner(args: &Args) -> Result<u8> {
                 ..SyncOptions::default()
             };
             let progress = render::Bars::new(!args.json && !args.quiet);
-            let report = runtime()?.block_on(e.sync(&opts, &progress))?;
+            let report = rt.block_on(e.sync(&opts, &progress))?;
             progress.finish();
             out.report("sync", &report);
             Ok(report.exit_code())
         }
         Command::Watch { poll } => {
             let cfg = config::load(&config_path(args))?;
-            let creds = resolve_credentials(&cfg)?;
+            let rt = runtime()?;
+            let creds = credentials(&cfg, &rt)?;
             let e = engine(args, cfg, creds)?;
             let opts = cdnsync::watch::WatchOptions { poll: poll.map(Duration::from_millis), ..Default::default() };
-            let rt = runtime()?;
             let summary = rt.block_on(async {
                 let shutdown = shutdown_signal()?;
                 cdnsync::watch::run(&e, &opts, &(), shutdown).await
@@ -286,31 +293,35 @@ fn run_inner(args: &Args) -> Result<u8> {
         }
         Command::Status { tasks } => {
             let cfg = config::load(&config_path(args))?;
-            let creds = resolve_credentials(&cfg);
-            let source = match &creds {
-                Ok(c) => format!("{} (SecretId {})", c.source, c.masked_id()),
+            let rt = runtime()?;
+            // The source, the masked SecretId and, for temporary credentials, their time left;
+            // when none is usable, why (for "auto": every place looked at, in order).
+            let clock = Arc::new(clock::SystemClock);
+            let found = cdnsync::credential_provider(&cfg, clock.clone()).and_then(|p| Ok((rt.block_on(p.current())?, p)));
+            let source = match &found {
+                Ok((c, _)) => c.describe(clock.now_unix()),
                 Err(e) => format!("none usable: {e}"),
             };
-            let needs_api = *tasks;
-            let creds = match creds {
-                Ok(c) => c,
-                Err(e) if needs_api => return Err(e),
-                Err(_) => Credentials::new("", "", None),
+            let provider: SharedProvider = match found {
+                Ok((_, p)) => p,
+                Err(e) if *tasks => return Err(e),
+                Err(_) => Credentials::new("", "", None).into(),
             };
-            let e = engine(args, cfg, creds)?;
+            let e = engine(args, cfg, provider)?;
             let mut st = e.status()?;
             st.credentials = Some(source);
             if *tasks {
-                st.tasks = runtime()?.block_on(render::task_states(&e));
+                st.tasks = rt.block_on(render::task_states(&e));
             }
             out.status(&st);
             Ok(0)
         }
         Command::Quota => {
             let cfg = config::load(&config_path(args))?;
-            let creds = resolve_credentials(&cfg)?;
+            let rt = runtime()?;
+            let creds = credentials(&cfg, &rt)?;
             let e = engine(args, cfg, creds)?;
-            let q = runtime()?.block_on(e.quota())?;
+            let q = rt.block_on(e.quota())?;
             out.quota(&q);
             Ok(0)
         }
@@ -319,10 +330,11 @@ fn run_inner(args: &Args) -> Result<u8> {
 
 fn adhoc(args: &Args, out: &render::Output, req: &AdhocRequest) -> Result<u8> {
     let cfg = config::load(&config_path(args))?;
-    let creds = resolve_credentials(&cfg)?;
+    let rt = runtime()?;
+    let creds = credentials(&cfg, &rt)?;
     let e = engine(args, cfg, creds)?;
     let progress = render::Bars::new(!args.json && !args.quiet);
-    let report = runtime()?.block_on(e.submit_adhoc(req, &progress))?;
+    let report = rt.block_on(e.submit_adhoc(req, &progress))?;
     progress.finish();
     out.report(if req.kind == JobKind::PrefetchUrls { "prefetch" } else { "purge" }, &report);
     Ok(report.exit_code())

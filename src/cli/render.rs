@@ -1,4 +1,5 @@
-//! Output: human text to stderr, SPEC §6 JSON to stdout. No decisions are made here.
+//! Output (`docs/cli.md`, "Output streams"): human text to stderr, the JSON of `docs/json.md` to
+//! stdout. No decisions are made here.
 //!
 //! Everything that came from outside (file names, URLs, hosts, task IDs, the API's messages,
 //! warnings and notes quoting them) goes through [`p`] before it reaches the terminal: control
@@ -140,7 +141,8 @@ impl Output {
             s += &format!("last deploy: {} UTC+8\n", cdnsync::clock::datetime(t, cdnsync::clock::CST_OFFSET_SECS));
         }
         if let Some(c) = &st.credentials {
-            s += &format!("credentials: {}\n", p(c));
+            // cdnsync's own message, one line per place looked at.
+            s += &format!("credentials: {}\n", cdnsync::text::printable_lines(c));
         }
         let o = &st.outbox;
         s += &format!("owed: {} pending, {} deferred, {} failed\n", o.pending, o.deferred, o.failed);

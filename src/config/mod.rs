@@ -1,18 +1,39 @@
 //! `cdnsync.toml`: reading (the only file access here), parsing, validation.
 //!
-//! Parsing and validation are separate: `raw` mirrors the file, [`validate`] turns it into a
-//! [`Config`] that cannot hold an invalid value. Every error names the file, the line and the key.
+//! Parsing and validation are separate: `raw.rs` mirrors the file (every value with its position
+//! or its type error, `val.rs`), `keys.rs` finds the keys it does not know, `validate.rs` turns
+//! it into a [`Config`] (`types.rs`) that cannot hold an invalid value. Every problem of a file
+//! is reported at once, each naming the file, the line and the key (`docs/config.md`, "Errors").
+//! [`Builder`] makes the same `Config` in code, through the same path.
 
 pub mod builder;
+pub mod credential_keys;
+pub mod edgeone;
+mod keys;
 pub(crate) mod raw;
-pub mod validate;
+mod types;
+pub(crate) mod val;
+pub(crate) mod validate;
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use crate::model::Api;
 pub use builder::Builder;
-pub use validate::{Collapse, Config, Domain, Endpoint, HttpMethod, Limits, Provider, SignatureMethod, V2Overseas, Watch};
+pub use credential_keys::{CredentialSettings, CredentialsMode};
+pub use edgeone::{PurgeMethod, Site};
+pub use types::{
+    default_endpoint, Collapse, Config, Domain, Endpoint, HttpMethod, IndexAlias, Limits, Provider, Scheme, SignatureMethod, V2Overseas,
+    Watch, BUILTIN_EXCLUDES, MAX_REQUESTS_PER_SECOND,
+};
+pub use validate::{
+    check_base_path, check_host, check_plain_http, compile_glob, is_loopback_host, parse_endpoint, MAX_DOMAINS, MAX_ERRORS, MAX_GLOBS,
+    MAX_GLOB_BYTES,
+};
+
+/// Largest config file cdnsync reads (1 MiB); a bigger one is refused before it is parsed.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 
 /// One problem in a config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,33 +89,58 @@ impl ConfigErrors {
 /// Parse and validate config text. `file` names it in errors; relative paths are joined onto
 /// `base_dir`. No filesystem access.
 pub fn from_str(text: &str, file: &Path, base_dir: &Path) -> Result<Config, ConfigErrors> {
-    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| validate::line_of(text, s.start));
-        let msg = e.message().trim().to_string();
-        let key = unknown_key(&msg).or_else(|| e.span().and_then(|s| key_at(text, s.start))).unwrap_or_default();
-        ConfigErrors::one(file, line, &key, msg)
-    })?;
-    validate::validate(raw, text, file, base_dir)
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(too_big(file, text.len() as u64));
+    }
+    // A syntax error stops here: the parser cannot say what the rest of the file means.
+    let tree: keys::Node = toml::from_str(text).map_err(|e| syntax(e, text, file))?;
+    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| syntax(e, text, file))?;
+    let mut v = validate::Validator::new(text, file, base_dir);
+    v.unknown_keys(keys::unknown(&tree, &keys::schema()));
+    validate::validate(raw, v)
 }
 
-fn unknown_key(msg: &str) -> Option<String> {
-    let rest = msg.strip_prefix("unknown field `")?;
-    Some(rest[..rest.find('`')?].to_string())
+fn syntax(e: toml::de::Error, text: &str, file: &Path) -> ConfigErrors {
+    let Some(at) = e.span().map(|s| s.start.min(text.len())) else {
+        return ConfigErrors::one(file, None, "", format!("invalid TOML: {}", e.message().trim()));
+    };
+    let bytes = text.as_bytes();
+    let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&bytes[line_start..at]).chars().count() + 1;
+    let line = validate::line_of(text, at);
+    ConfigErrors::one(file, Some(line), "", format!("invalid TOML at column {column}: {}", e.message().trim()))
 }
 
-/// The key written at the start of the line containing `at`, if that line is `key = value`.
-fn key_at(text: &str, at: usize) -> Option<String> {
-    let start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[start..].lines().next()?;
-    let (k, _) = line.split_once('=')?;
-    let k = k.trim();
-    (!k.is_empty()).then(|| k.to_string())
+fn too_big(file: &Path, len: u64) -> ConfigErrors {
+    let msg = format!("the config is {len} bytes, and cdnsync reads at most {MAX_CONFIG_BYTES} (1 MiB): is this the right file?");
+    ConfigErrors::one(file, None, "", msg)
+}
+
+/// The config file's text: at most [`MAX_CONFIG_BYTES`] are read, whatever the file is.
+fn read(path: &Path) -> Result<String, ConfigErrors> {
+    let cannot =
+        |e: std::io::Error| ConfigErrors::one(path, None, "", format!("cannot read the config file: {e} (create one with `cdnsync init`)"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if let Ok(m) = file.metadata() {
+        if m.is_file() && m.len() > MAX_CONFIG_BYTES as u64 {
+            return Err(too_big(path, m.len()));
+        }
+    }
+    let mut buf = Vec::new();
+    file.take(MAX_CONFIG_BYTES as u64 + 1).read_to_end(&mut buf).map_err(cannot)?;
+    if buf.len() > MAX_CONFIG_BYTES {
+        return Err(too_big(path, buf.len() as u64));
+    }
+    String::from_utf8(buf).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
+        ConfigErrors::one(path, Some(line), "", "the config is not UTF-8 text")
+    })
 }
 
 /// Read, parse and validate a config file, then check what needs the filesystem.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigErrors::one(path, None, "", format!("cannot read the config file: {e} (create one with `cdnsync init`)")))?;
+    let text = read(path)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
     let cfg = from_str(&text, path, &base)?;
@@ -130,121 +176,4 @@ pub(crate) fn test_config(extra: &str) -> Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-publish_dir = "public"
-
-[[domain]]
-host = "www.example.com"
-areas = ["mainland", "overseas"]
-"#;
-
-    fn parse(text: &str) -> Result<Config, ConfigErrors> {
-        from_str(text, Path::new("cdnsync.toml"), Path::new("/site"))
-    }
-
-    #[test]
-    fn good_config_defaults() {
-        let c = parse(GOOD).unwrap();
-        assert_eq!(c.publish_dir, Path::new("/site/public"));
-        assert_eq!(c.state_dir, Path::new("/site/.cdnsync"));
-        assert_eq!(c.provider.api, Api::V3);
-        assert_eq!(c.provider.endpoint.url(), "https://cdn.tencentcloudapi.com/");
-        let d = &c.domains[0];
-        assert_eq!((d.scheme.as_str(), d.base_path.as_str()), ("https", "/"));
-        assert!(d.alias_slash && !d.alias_bare && !d.purge_added);
-        assert_eq!(d.index_files, vec!["index.html"]);
-        assert!(c.exclude.is_match(".git/config"));
-        assert!(c.exclude.is_match("docs/.index.html.swp"));
-        assert!(c.exclude.is_match("docs/.index.html.Ab12Cd"));
-        assert!(!c.exclude.is_match("docs/index.html"));
-        assert!(c.exclude_dirs.is_match(".git"));
-    }
-
-    /// One row per config mistake: (text, line, key, words the message must contain).
-    #[test]
-    fn config_errors_name_line_and_key() {
-        let cases: &[(&str, Option<usize>, &str, &str)] = &[
-            ("publish_dir = \"p\"\nfoo = 1\n[[domain]]\nhost = \"a.com\"\n", Some(2), "foo", "unknown field"),
-            ("[[domain]]\nhost = \"a.com\"\n", None, "publish_dir", "missing required key"),
-            (
-                "publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\nareas = [\"mainland\", \"europe\"]\n",
-                Some(4),
-                "domain[0].areas[1]",
-                "\"europe\"",
-            ),
-            ("publish_dir = \"p\"\n[provider]\napi = \"v4\"\n[[domain]]\nhost = \"a.com\"\n", Some(3), "provider.api", "\"v3\", \"v2\""),
-            ("publish_dir = \"p\"\n[[domain]]\nhost = \"https://a.com/\"\n", Some(3), "domain[0].host", "bare domain"),
-            ("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\ninclude = [\"a/[b\"]\n", Some(4), "domain[0].include[0]", "invalid glob"),
-            ("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\nscheme = \"ftp\"\n", Some(4), "domain[0].scheme", "\"ftp\""),
-            (
-                "publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\nbase_path = \"docs\"\n",
-                Some(4),
-                "domain[0].base_path",
-                "starting with \"/\"",
-            ),
-            (
-                "publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\nindex_aliases = [\"dir\"]\n",
-                Some(4),
-                "domain[0].index_aliases[0]",
-                "\"slash\"",
-            ),
-            (
-                "publish_dir = \"p\"\n[limits]\npurge_urls_batch = 5000\n[[domain]]\nhost = \"a.com\"\n",
-                Some(3),
-                "limits.purge_urls_batch",
-                "never raise",
-            ),
-            (
-                "publish_dir = \"p\"\n[limits]\nconcurrency = 0\n[[domain]]\nhost = \"a.com\"\n",
-                Some(3),
-                "limits.concurrency",
-                "from 1 to 20",
-            ),
-            (
-                "publish_dir = \"p\"\n[watch]\nsettle_ms = 5000\nmax_wait_ms = 100\n[[domain]]\nhost = \"a.com\"\n",
-                Some(4),
-                "watch.max_wait_ms",
-                "at least settle_ms",
-            ),
-            (
-                "publish_dir = \"p\"\n[provider]\nendpoint = \"127.0.0.1:8080\"\n[[domain]]\nhost = \"a.com\"\n",
-                Some(3),
-                "provider.endpoint",
-                "http://",
-            ),
-            (
-                "publish_dir = \"p\"\n[provider]\nsignature_method = \"MD5\"\n[[domain]]\nhost = \"a.com\"\n",
-                Some(3),
-                "provider.signature_method",
-                "HmacSHA256",
-            ),
-            ("publish_dir = \"p\"\n", None, "domain", "no [[domain]]"),
-            (
-                "publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\n[[domain]]\nhost = \"a.com\"\n",
-                Some(4),
-                "domain[1].host",
-                "already configured",
-            ),
-            ("publish_dir = 3\n[[domain]]\nhost = \"a.com\"\n", Some(1), "publish_dir", "invalid type"),
-            ("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\nareas = \"mainland\"\n", Some(4), "areas", "invalid type"),
-            ("publish_dir = \"p\n", Some(1), "publish_dir", "invalid"),
-        ];
-        for (text, line, key, words) in cases {
-            let errs = parse(text).expect_err(text).0;
-            let e = &errs[0];
-            assert_eq!(e.line, *line, "line for {text:?}: {e}");
-            assert_eq!(e.key, *key, "key for {text:?}: {e}");
-            assert!(e.message.contains(words), "message for {text:?} should contain {words:?}: {e}");
-            assert!(e.to_string().starts_with("cdnsync.toml"), "{e}");
-        }
-    }
-
-    #[test]
-    fn all_errors_are_reported_at_once() {
-        let errs = parse("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\nscheme = \"ftp\"\nareas = [\"x\"]\n").unwrap_err();
-        assert_eq!(errs.0.len(), 2, "{errs}");
-    }
-}
+mod tests;

@@ -199,26 +199,6 @@ fn find_sdk(src: &Sources, mut looked: Vec<Looked>) -> Result<Resolution, Creden
     Err(CredentialsError::NoCredentials { looked })
 }
 
-/// The keys the chain finds, for code that cannot assume roles yet: warnings are logged, and a
-/// profile that asks for a role is refused with a clear error.
-pub fn resolve(src: &Sources, credentials_file: Option<&Path>) -> crate::Result<Credentials> {
-    let r = find(src, credentials_file)?;
-    for w in &r.warnings {
-        tracing::warn!("{w}");
-    }
-    match r.found {
-        Found::Keys(c) => Ok(c),
-        Found::AssumeRole(req) => Err(CredentialsError::RoleUnsupported {
-            source_name: req.base.source.to_string(),
-            what: format!("role {} (role-arn)", req.role_arn),
-        }
-        .into()),
-        Found::CvmRole { source } => {
-            Err(CredentialsError::RoleUnsupported { source_name: source.to_string(), what: "the CVM role (type cvm-role)".into() }.into())
-        }
-    }
-}
-
 /// A name tccli could have made a file of, inside `~/.tccli`.
 fn is_profile_name(p: &str) -> bool {
     !p.is_empty() && p != "." && p != ".." && p.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))

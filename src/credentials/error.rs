@@ -283,13 +283,24 @@ pub enum CredentialsError {
         /// Where the chain looked, in order.
         looked: Vec<Looked>,
     },
-    /// A profile asks for a role, which the running code cannot assume.
-    #[error("{source_name} asks for {what}, which this cdnsync cannot obtain yet; give it keys of its own (environment, credentials_file) instead")]
-    RoleUnsupported {
-        /// The profile (`tccli profile work (…)`).
+    /// `credentials = "role"` with no role named anywhere.
+    #[error(
+        "credentials = \"role\" needs a role to assume: set role_arn = \"qcs::cam::uin/…:roleName/…\" in [provider], or use a tccli \
+         or SDK profile with a role_arn (the keys found are from {source_name}, which names none)"
+    )]
+    NoRoleArn {
+        /// Where the keys were found.
         source_name: String,
-        /// `role qcs::cam::…` or `the CVM role`.
-        what: String,
+    },
+    /// `credentials = "role"`, but the chain found a profile that asks for the CVM role: no keys
+    /// to call `AssumeRole` with.
+    #[error(
+        "credentials = \"role\" assumes the role with keys, but {source_name} asks for the CVM role and holds none; \
+         use credentials = \"cvm_role\", or give keys (environment, credentials_file, a tccli profile with secretId and secretKey)"
+    )]
+    NoKeysForRole {
+        /// The profile.
+        source_name: String,
     },
     /// STS answered with an error.
     #[error("STS {action} refused: {code}: {message}{}", request_id.as_ref().map(|r| format!(" (RequestId {r})")).unwrap_or_default())]

@@ -51,8 +51,9 @@ pub mod tccli;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use chain::{find, resolve, Found, Resolution, RoleRequest, Sources};
+pub use chain::{find, Found, Resolution, RoleRequest, Sources};
 pub use error::{CredentialsError, IniProblem, Looked, Tool, Warning};
+pub use provider::{CredentialProvider, SharedProvider, StaticProvider};
 
 /// A secret string whose `Debug` never shows it and which has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -218,6 +219,17 @@ pub(crate) fn check_value(path: &std::path::Path, key: &str, value: &str) -> Res
         });
     }
     Ok(())
+}
+
+/// CAM role names: 1–128 of `A-Za-z0-9+=,.@-_`, and never `.` or `..` (the CVM role's name goes
+/// into a metadata path, where those would move up).
+pub fn is_role_name(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s != "." && s != ".." && s.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
+}
+
+/// STS session names: 2–128 of `A-Za-z0-9_+=,.@-`.
+pub fn is_session_name(s: &str) -> bool {
+    (2..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
 /// `1h 52m`, `3m 5s`, `2d 4h`: the two largest units of a positive number of seconds.

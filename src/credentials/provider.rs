@@ -16,6 +16,29 @@ use super::refresh::{Need, Refresher};
 use super::{Credentials, CredentialsError};
 use crate::clock::Clock;
 
+/// The handle every API client holds (API 3.0, v2, EdgeOne): one provider shared by all their
+/// requests, so that a refresh or an `invalidate()` seen by one is seen by all. Long-term keys
+/// convert into it (`Credentials::into()` is a [`StaticProvider`]).
+pub type SharedProvider = Arc<dyn CredentialProvider>;
+
+impl From<Credentials> for SharedProvider {
+    fn from(c: Credentials) -> Self {
+        Arc::new(StaticProvider(c))
+    }
+}
+
+impl From<StaticProvider> for SharedProvider {
+    fn from(p: StaticProvider) -> Self {
+        Arc::new(p)
+    }
+}
+
+impl<F: Fetch + 'static> From<Refreshing<F>> for SharedProvider {
+    fn from(p: Refreshing<F>) -> Self {
+        Arc::new(p)
+    }
+}
+
 /// The future of [`CredentialProvider::current`] and [`Fetch::fetch`].
 pub type CredentialsFuture<'a> = Pin<Box<dyn Future<Output = Result<Credentials, CredentialsError>> + Send + 'a>>;
 

@@ -9,40 +9,31 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use super::{AcceptedJob, FakeConfig, Fault, FaultRule};
 use crate::clock;
-use crate::model::{Area, JobKind, QuotaBook};
+use crate::model::{limits, Api, Area, JobKind, QuotaBook};
 
 // --- The documented limits the fake enforces ---------------------------------------------------
-// These are the fake's own copies of Tencent's documented limits (`docs/` and the API pages), kept
-// together so that one crate-wide table of limits (`model/limits.rs`, issue 11) can replace them
-// in one edit. API 3.0 batch sizes and daily totals are not copied here: they come from
-// `FakeConfig::quota`, `QuotaBook::documented_v3()` unless a test sets others.
+// From the crate's one table (`model::limits`). API 3.0 batch sizes and daily totals come from
+// `FakeConfig::quota` (`QuotaBook::documented_v3()` unless a test sets others).
 
 /// API 3.0: requests per second per action (the default of `FakeConfig::rate_per_sec`).
-pub(super) const V3_RATE_PER_SEC: usize = 20;
+pub(super) const V3_RATE_PER_SEC: usize = limits::V3_REQUESTS_PER_SECOND as usize;
 /// Legacy v2: requests per minute per action (the default of `FakeConfig::v2_rate_per_min`).
-pub(super) const V2_RATE_PER_MIN: usize = 100;
+pub(super) const V2_RATE_PER_MIN: usize = limits::V2_REQUESTS_PER_MINUTE as usize;
 /// Both APIs refuse a request whose timestamp is further than this from the server's clock.
 pub(super) const MAX_CLOCK_SKEW_SECS: i64 = 300;
 /// API 3.0: tasks a `Describe*Tasks` page holds when `Limit` is not given.
 pub(super) const V3_TASK_PAGE: usize = 20;
-/// v2 `FlushOrPushOverall` / `RefreshCdnOverSeaUrl`: URLs a call.
-pub(super) const V2_BATCH_URLS: u64 = 1000;
-/// v2 `FlushOrPushOverall` with `type=dir`: directories a call.
-pub(super) const V2_BATCH_DIRS: u64 = 500;
-/// v2 `CdnOverseaPushser` (dedicated overseas prefetch): URLs a call.
-pub(super) const V2_BATCH_OVERSEA_PUSH: u64 = 20;
-/// v2 daily totals per area: URL purges, directory purges, prefetched URLs.
-pub(super) const V2_DAILY_URLS: u64 = 10_000;
-pub(super) const V2_DAILY_DIRS: u64 = 100;
-pub(super) const V2_DAILY_PREFETCH: u64 = 1000;
+
+/// v2: the most URLs (or directories) one call of `kind` carries; `dedicated` for the overseas
+/// actions (`RefreshCdnOverSeaUrl`, `CdnOverseaPushser`).
+pub(super) fn v2_batch(kind: JobKind, dedicated: bool) -> u64 {
+    let area = if dedicated { Area::Overseas } else { Area::Mainland };
+    limits::documented(Api::V2, kind, area, dedicated).batch
+}
 
 /// The v2 daily total of `kind` in one area.
 pub(super) fn v2_daily_total(kind: JobKind) -> u64 {
-    match kind {
-        JobKind::PurgeUrls => V2_DAILY_URLS,
-        JobKind::PurgePaths => V2_DAILY_DIRS,
-        JobKind::PrefetchUrls => V2_DAILY_PREFETCH,
-    }
+    limits::documented(Api::V2, kind, Area::Mainland, false).daily
 }
 
 /// Why a list of URLs was refused: an API 3.0 error code and a message naming the URL.
@@ -58,7 +49,7 @@ pub(super) struct Account {
     /// Every job accepted, oldest first.
     pub accepted: Vec<AcceptedJob>,
     /// Injected faults, applied in order.
-    rules: VecDeque<FaultRule>,
+    pub(super) rules: VecDeque<FaultRule>,
     /// Quota used today, keyed like [`QuotaBook`].
     used: HashMap<String, u64>,
     /// The quota day (days since the epoch in UTC+8) `used` counts.
@@ -70,6 +61,8 @@ pub(super) struct Account {
     rng: fastrand::Rng,
     /// Tasks handed out so far (task IDs are numbered).
     seq: u64,
+    /// EdgeOne's tasks, one per target (its quota use is in `used`, keyed `teo/zone/type`).
+    pub teo: super::teo::Tasks,
 }
 
 impl Account {
@@ -87,6 +80,7 @@ impl Account {
             nonces: HashSet::new(),
             rng,
             seq: 0,
+            teo: Default::default(),
         }
     }
 
@@ -133,6 +127,11 @@ impl Account {
         None
     }
 
+    /// Temporary credentials with this SecretId that a fake STS or metadata service issued.
+    pub fn temporary(&self, secret_id: &str) -> Option<super::sts::Issued> {
+        self.cfg.issuers.iter().find_map(|i| i.find(secret_id))
+    }
+
     /// A fresh `RequestId`.
     pub fn request_id(&mut self) -> String {
         format!("fake-{}", self.rng.u64(..))
@@ -161,6 +160,21 @@ impl Account {
     /// URLs or paths of `kind` sent today in `area`.
     pub fn used(&self, kind: JobKind, area: Area) -> u64 {
         self.used.get(&QuotaBook::key(kind, area)).copied().unwrap_or(0)
+    }
+
+    /// Quota used today under a product's own `key` (EdgeOne: `teo/zone/type`).
+    pub fn used_key(&self, key: &str) -> u64 {
+        self.used.get(key).copied().unwrap_or(0)
+    }
+
+    /// Count `n` more used today under `key`.
+    pub fn charge(&mut self, key: String, n: u64) {
+        *self.used.entry(key).or_default() += n;
+    }
+
+    /// Make the use today under `key` exactly `n`.
+    pub fn set_used(&mut self, key: String, n: u64) {
+        self.used.insert(key, n);
     }
 
     /// What is left today of the API 3.0 daily total of `kind` in `area`.

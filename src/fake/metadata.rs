@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use super::loopback::{Answer, Handler, Request, Server};
-use super::sts::{check, mint, Issued, TokenCheck};
+use super::sts::{check, mint, revoke, Issued, Issuer, TokenCheck};
 use crate::api::roles::ROLE_PATH;
 use crate::clock::{self, Clock};
 
@@ -73,6 +73,19 @@ impl FakeMetadata {
     /// Judge credentials at `now` against what this service issued.
     pub fn check(&self, secret_id: &str, secret_key: &str, token: &str, now: i64) -> TokenCheck {
         check(&self.state.lock().expect("fake metadata").issued, secret_id, secret_key, token, now)
+    }
+
+    /// What a fake API needs to accept these credentials.
+    pub fn issuer(&self) -> Issuer {
+        Issuer::of(self.state.clone(), |s: &State| &s.issued)
+    }
+
+    /// Make every credential handed out so far expire now (the next request gets new ones; a
+    /// client still holding the old ones is refused).
+    pub fn revoke_all(&self) {
+        let mut st = self.state.lock().expect("fake metadata");
+        let now = st.cfg.clock.now_unix();
+        revoke(&mut st.issued, now);
     }
 }
 

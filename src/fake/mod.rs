@@ -6,10 +6,12 @@
 //! timestamps (±5 minutes), refuses replayed v2 Nonces, validates every field (URLs must start
 //! with http(s)://, `Area` values, batch sizes, known domains and their areas), enforces the rate
 //! limits (20 requests/s per action; v2 100/min) and the daily quotas, records what it accepted,
-//! answers the Describe* actions, and injects faults on request: latency, HTTP 5xx,
-//! `InternalError`, `RequestLimitExceeded`, dropped connections (before or after accepting), any
-//! reply a proxy might forge; and it can deny actions to the key (`denied_actions`), as a
-//! least-privilege CAM policy does.
+//! answers the Describe* actions, accepts the temporary credentials of the fake STS and metadata
+//! service while they live (`FakeConfig::issuers`; expired ones get `AuthFailure.TokenFailure`,
+//! v2 4100), and injects faults on request: latency, HTTP 5xx, `InternalError`,
+//! `RequestLimitExceeded`, dropped connections (before or after accepting), any reply a proxy
+//! might forge; and it can deny actions to the key (`denied_actions`), as a least-privilege CAM
+//! policy does.
 //!
 //! Its signature checks reuse [`crate::api::sign`], which is pinned independently by Tencent's
 //! official vectors; the fake is never the only witness of signing.
@@ -17,8 +19,8 @@
 //! This file is its public surface. The rest, one job a file: `server.rs` (listener, connections,
 //! the router choosing a product per request, `GET /origin/…`), `account.rs` (what the account
 //! knows: quotas and their daily reset, rate windows, accepted tasks, faults, Nonces, and the
-//! fake's copies of the documented limits), `v3.rs` (API 3.0), `v2.rs` (the legacy API) and
-//! `http.rs` (HTTP/1.1 on the wire).
+//! fake's copies of the documented limits), `v3.rs` (API 3.0), `v2.rs` (the legacy API),
+//! `teo.rs` (EdgeOne: zones, their domains and quotas, tasks) and `http.rs` (HTTP/1.1 on the wire).
 
 mod account;
 pub mod edge;
@@ -27,6 +29,7 @@ pub mod loopback;
 pub mod metadata;
 mod server;
 pub mod sts;
+mod teo;
 mod v2;
 mod v3;
 
@@ -39,6 +42,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::model::{Area, JobKind, QuotaBook};
 use account::Account;
 use server::{Server, Shared};
+pub use teo::{FakeZone, TeoTask};
 
 /// A fault to inject.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +82,10 @@ pub struct FakeConfig {
     pub secret_key: String,
     /// When set, requests must carry this session token.
     pub token: Option<String>,
+    /// Temporary credentials it also accepts: those of a fake STS or metadata service
+    /// (`FakeSts::issuer`, `FakeMetadata::issuer`), while they live; once expired, API 3.0
+    /// answers `AuthFailure.TokenFailure` and v2 code 4100.
+    pub issuers: Vec<sts::Issuer>,
     /// Domains and where each is accelerated.
     pub domains: Vec<(String, Vec<Area>)>,
     /// Batch sizes and daily totals (API 3.0 documented values by default).
@@ -97,6 +105,9 @@ pub struct FakeConfig {
     /// When set, `GET /origin/PATH` serves files from this folder: the site's origin, for
     /// fetching a published manifest (`manifest_url`).
     pub origin_dir: Option<std::path::PathBuf>,
+    /// EdgeOne zones (`api = "edgeone"`): by default `zone-2noz78a8ev6k`, `example.com`, serving
+    /// `www.example.com`.
+    pub zones: Vec<FakeZone>,
     /// API 3.0 actions this key may not call, as a CAM policy without them would have it
     /// (e.g. `DescribePurgeTasks` for a key that may purge but not list tasks): answered
     /// `UnauthorizedOperation.CdnCamUnauthorized`.
@@ -109,6 +120,7 @@ impl Default for FakeConfig {
             secret_id: "AKIDFAKE0000000000000000000000000000".into(),
             secret_key: "fakeSecretKey0000000000000000000".into(),
             token: None,
+            issuers: Vec::new(),
             domains: vec![("www.example.com".into(), vec![Area::Mainland, Area::Overseas])],
             quota: QuotaBook::documented_v3(),
             rate_per_sec: account::V3_RATE_PER_SEC,
@@ -118,6 +130,7 @@ impl Default for FakeConfig {
             seed: 1,
             clock: Arc::new(SystemClock),
             origin_dir: None,
+            zones: vec![FakeZone::new("zone-2noz78a8ev6k", "example.com", &["www.example.com"])],
             denied_actions: Vec::new(),
         }
     }
@@ -126,7 +139,7 @@ impl Default for FakeConfig {
 /// One accepted job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AcceptedJob {
-    /// `v3` or `v2`.
+    /// `v3`, `v2` or `teo` (EdgeOne: one entry per request, its targets in `urls`, area `global`).
     pub api: &'static str,
     /// The API action.
     pub action: String,
@@ -145,7 +158,7 @@ pub struct AcceptedJob {
 /// One request, as seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestLog {
-    /// `v3` or `v2`; `none` for a request no handler knew (answered `InvalidAction`, HTTP 404).
+    /// `v3`, `v2` or `teo`; `none` for a request no handler knew (answered `InvalidAction`, HTTP 404).
     pub api: &'static str,
     /// The action (`METHOD /path` when a request no handler knew names none).
     pub action: String,
@@ -218,6 +231,11 @@ impl FakeCdn {
     /// Queue a fault for the next matching requests.
     pub fn inject(&self, rule: FaultRule) {
         self.st().account.inject(rule);
+    }
+
+    /// Drop every queued fault rule (the API is healthy again).
+    pub fn clear_faults(&self) {
+        self.st().account.rules.clear();
     }
 
     /// Random transient faults on this share of requests from now on.

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::account::Account;
 use super::http::{self, HttpRequest, Reply};
-use super::{v2, v3, Fault, RequestLog};
+use super::{teo, v2, v3, Fault, RequestLog};
 use crate::api::sign::tc3;
 
 /// Everything the fake's handlers and its owner share, behind one mutex.
@@ -88,6 +88,7 @@ const ROUTES: &[Route] = &[
     Route { when: When::Get("/origin/"), to: To::Plain(origin) },
     Route { when: When::PathEnds("/v2/index.php"), to: To::Api(&v2::API) },
     Route { when: When::Tc3 { service: crate::api::v3::SERVICE, version: crate::api::v3::VERSION }, to: To::Api(&v3::API) },
+    Route { when: When::Tc3 { service: crate::api::teo::SERVICE, version: crate::api::teo::VERSION }, to: To::Api(&teo::API) },
 ];
 
 /// What a request says about where it is going, read once for the router and its error.

@@ -29,6 +29,8 @@ pub struct Issued {
     pub token: String,
     /// `ExpiredTime`.
     pub expires_at: i64,
+    /// The `RoleSessionName` asked for (empty for the metadata service).
+    pub session_name: String,
 }
 
 /// Whether a request's credentials are good.
@@ -51,6 +53,33 @@ pub fn check(issued: &[Issued], secret_id: &str, secret_key: &str, token: &str, 
     }
 }
 
+/// A handle on the credentials a fake STS or metadata service issued, so that a fake API
+/// ([`crate::fake::FakeConfig::issuers`]) accepts them while they live and answers
+/// `AuthFailure.TokenFailure` once they have expired.
+#[derive(Clone)]
+pub struct Issuer(Arc<Lookup>);
+
+/// Finds issued credentials by SecretId.
+type Lookup = dyn Fn(&str) -> Option<Issued> + Send + Sync;
+
+impl Issuer {
+    /// The credentials issued with this SecretId, if any.
+    pub fn find(&self, secret_id: &str) -> Option<Issued> {
+        (self.0)(secret_id)
+    }
+
+    pub(crate) fn of<S: Send + 'static>(state: Arc<Mutex<S>>, issued: fn(&S) -> &[Issued]) -> Issuer {
+        Issuer(Arc::new(move |id| issued(&state.lock().expect("fake issuer")).iter().find(|i| i.secret_id == id).cloned()))
+    }
+}
+
+/// End every credential in `issued` at `now` (the service revoked them early).
+pub(crate) fn revoke(issued: &mut [Issued], now: i64) {
+    for i in issued {
+        i.expires_at = i.expires_at.min(now);
+    }
+}
+
 /// Mint credentials number `n` for `role`, valid until `expires_at`.
 pub(crate) fn mint(action: &'static str, role: &str, n: u64, expires_at: i64, rng: &mut fastrand::Rng) -> Issued {
     let noise: String = (0..16).map(|_| rng.alphanumeric()).collect();
@@ -61,6 +90,7 @@ pub(crate) fn mint(action: &'static str, role: &str, n: u64, expires_at: i64, rn
         secret_key: format!("tmpkey{n}{noise}"),
         token: format!("tmptoken{n}{noise}{noise}"),
         expires_at,
+        session_name: String::new(),
     }
 }
 
@@ -133,6 +163,18 @@ impl FakeSts {
     /// Judge credentials at `now` against what this STS issued.
     pub fn check(&self, secret_id: &str, secret_key: &str, token: &str, now: i64) -> TokenCheck {
         check(&self.state.lock().expect("fake sts").issued, secret_id, secret_key, token, now)
+    }
+
+    /// What a fake API needs to accept these credentials.
+    pub fn issuer(&self) -> Issuer {
+        Issuer::of(self.state.clone(), |s: &State| &s.issued)
+    }
+
+    /// Make every credential issued so far expire now (a client still holding them is refused).
+    pub fn revoke_all(&self) {
+        let mut st = self.state.lock().expect("fake sts");
+        let now = st.cfg.clock.now_unix();
+        revoke(&mut st.issued, now);
     }
 }
 
@@ -212,7 +254,8 @@ fn handle(st: &mut State, req: &Request) -> Answer {
     }
     let action = if action == ASSUME_ROLE { ASSUME_ROLE } else { ASSUME_ROLE_WITH_WEB_IDENTITY };
     let n = st.issued.len() as u64 + 1;
-    let i = mint(action, role, n, now + duration, &mut st.rng);
+    let mut i = mint(action, role, n, now + duration, &mut st.rng);
+    i.session_name = body["RoleSessionName"].as_str().unwrap_or("").to_string();
     st.issued.push(i.clone());
     Answer::json(
         200,

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::account::{self, Account, MAX_CLOCK_SKEW_SECS};
 use super::http::HttpRequest;
 use super::server::{Answer, Api};
+use super::sts::{check, TokenCheck};
 use crate::api::sign::v2 as sign_v2;
 use crate::clock;
 use crate::config::SignatureMethod;
@@ -96,15 +97,24 @@ fn verify(acct: &mut Account, req: &HttpRequest, params: &[(String, String)]) ->
     if (acct.cfg.clock.now_unix() - ts).abs() > MAX_CLOCK_SKEW_SECS {
         return Err(refuse(4200, "RequestExpired", "the request has expired", 0));
     }
-    if secret_id != acct.cfg.secret_id {
+    // The account's own keys, or temporary ones a fake STS or metadata service issued.
+    let temporary = if secret_id == acct.cfg.secret_id { None } else { acct.temporary(secret_id) };
+    if secret_id != acct.cfg.secret_id && temporary.is_none() {
         return Err(refuse(4104, "SecretIdNotFound", "unknown SecretId", 0));
     }
+    let key = temporary.as_ref().map_or(acct.cfg.secret_key.as_str(), |t| t.secret_key.as_str());
     let host = req.headers.get("host").cloned().unwrap_or_default();
     let sts = sign_v2::string_to_sign(&req.method, &host, &req.path, params);
-    if sign_v2::signature(&acct.cfg.secret_key, method, &sts) != signature {
+    if sign_v2::signature(key, method, &sts) != signature {
         return Err(refuse(4100, "AuthFailure", "signature verification failed", 0));
     }
-    if let Some(t) = &acct.cfg.token {
+    if let Some(t) = temporary.clone() {
+        match check(&[t], secret_id, key, get("Token").unwrap_or(""), acct.cfg.clock.now_unix()) {
+            TokenCheck::Valid => {}
+            TokenCheck::Expired => return Err(refuse(4100, "AuthFailure", "the temporary credentials have expired", 0)),
+            TokenCheck::Unknown => return Err(refuse(4100, "AuthFailure", "the session token is missing or wrong", 0)),
+        }
+    } else if let Some(t) = &acct.cfg.token {
         if get("Token") != Some(t.as_str()) {
             return Err(refuse(4100, "AuthFailure", "the session token is missing or wrong", 0));
         }
@@ -147,11 +157,11 @@ fn submit(acct: &mut Account, action: &str, params: &[(String, String)]) -> Resu
             if areas.is_empty() {
                 return invalid("one of mainland and oversea must be 1");
             }
-            let batch = if kind == JobKind::PurgePaths { account::V2_BATCH_DIRS } else { account::V2_BATCH_URLS };
+            let batch = account::v2_batch(kind, false);
             (kind, areas, batch)
         }
-        "RefreshCdnOverSeaUrl" => (JobKind::PurgeUrls, vec![Area::Overseas], account::V2_BATCH_URLS),
-        _ => (JobKind::PrefetchUrls, vec![Area::Overseas], account::V2_BATCH_OVERSEA_PUSH),
+        "RefreshCdnOverSeaUrl" => (JobKind::PurgeUrls, vec![Area::Overseas], account::v2_batch(JobKind::PurgeUrls, true)),
+        _ => (JobKind::PrefetchUrls, vec![Area::Overseas], account::v2_batch(JobKind::PrefetchUrls, true)),
     };
     if n as u64 > batch {
         return Err(refuse(4000, "ExceedBatchLimit", format!("at most {batch} URLs a call"), n));

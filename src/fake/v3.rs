@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use super::account::{Account, MAX_CLOCK_SKEW_SECS, V3_TASK_PAGE};
 use super::http::HttpRequest;
 use super::server::{Answer, Api};
+use super::sts::{check, TokenCheck};
 use crate::api::sign::tc3;
 use crate::api::v3::{SERVICE, VERSION};
 use crate::clock;
@@ -141,17 +142,28 @@ pub(super) fn verify(acct: &Account, req: &HttpRequest, service: &str, version: 
     let Some(auth) = req.headers.get("authorization").and_then(|a| tc3::parse_authorization(a)) else {
         return e("AuthFailure.InvalidAuthorization", "Authorization header is not TC3-HMAC-SHA256");
     };
-    if auth.secret_id != acct.cfg.secret_id {
+    // The account's own keys, or temporary ones a fake STS or metadata service issued.
+    let temporary = if auth.secret_id == acct.cfg.secret_id { None } else { acct.temporary(auth.secret_id) };
+    if auth.secret_id != acct.cfg.secret_id && temporary.is_none() {
         return e("AuthFailure.SecretIdNotFound", "unknown SecretId");
     }
+    let key = temporary.as_ref().map_or(acct.cfg.secret_key.as_str(), |t| t.secret_key.as_str());
     if auth.service != service || auth.date != tc3::scope_date(ts) || auth.signed_headers != "content-type;host" {
         return e("AuthFailure.InvalidAuthorization", "credential scope or signed headers are wrong");
     }
     let canonical =
         tc3::canonical_request(&tc3::Tc3Request { method: "POST", query: "", content_type: &ct, host: &host, payload: &req.body });
     let sts = tc3::string_to_sign(&canonical, ts, service);
-    if tc3::signature(&acct.cfg.secret_key, ts, service, &sts) != auth.signature {
+    if tc3::signature(key, ts, service, &sts) != auth.signature {
         return e("AuthFailure.SignatureFailure", "the signature does not match");
+    }
+    if let Some(t) = temporary.clone() {
+        let token = req.headers.get("x-tc-token").map_or("", String::as_str);
+        return match check(&[t], auth.secret_id, key, token, acct.cfg.clock.now_unix()) {
+            TokenCheck::Valid => Ok(()),
+            TokenCheck::Expired => e("AuthFailure.TokenFailure", "the temporary credentials have expired"),
+            TokenCheck::Unknown => e("AuthFailure.TokenFailure", "the session token is missing or wrong"),
+        };
     }
     if let Some(t) = &acct.cfg.token {
         if req.headers.get("x-tc-token") != Some(t) {

@@ -32,6 +32,21 @@ const V2: [(JobKind, Documented); 3] = [
     (JobKind::PrefetchUrls, Documented { batch: 1000, daily: 1000 }),
 ];
 
+/// EdgeOne (CreatePurgeTask, CreatePrefetchTask): batch sizes and daily quotas depend on the
+/// zone's plan and are read from DescribeContentQuota; the only figures its API documents are
+/// that action's example, 2,000 a call and 10,000 a day for every purge type and for prefetch.
+/// (The planner's batches stay within `[limits]`, whose ceilings are API 3.0's, see
+/// [`max_batch`].) Quotas count per zone, not per area.
+const EDGEONE: [(JobKind, Documented); 3] = [
+    (JobKind::PurgeUrls, Documented { batch: 2000, daily: 10_000 }),
+    (JobKind::PurgePaths, Documented { batch: 2000, daily: 10_000 }),
+    (JobKind::PrefetchUrls, Documented { batch: 2000, daily: 10_000 }),
+];
+
+/// EdgeOne: 20 requests a second per action (stated for CreatePurgeTask, CreatePrefetchTask,
+/// Describe{Purge,Prefetch}Tasks and DescribeContentQuota; assumed for the zone lookups).
+pub const EDGEONE_REQUESTS_PER_SECOND: u32 = 20;
+
 /// v2's CdnOverseaPushser (overseas prefetch with `v2_overseas = "dedicated"`): 20 URLs a call.
 pub const V2_DEDICATED_OVERSEAS_PREFETCH_BATCH: u64 = 20;
 
@@ -57,6 +72,7 @@ pub fn documented(api: Api, kind: JobKind, area: Area, v2_dedicated_overseas: bo
     let table = match api {
         Api::V3 => &V3,
         Api::V2 => &V2,
+        Api::EdgeOne => &EDGEONE,
     };
     let mut d = table.iter().find(|(k, _)| *k == kind).map(|(_, d)| *d).expect("every kind is in the table");
     if api == Api::V2 && v2_dedicated_overseas && kind == JobKind::PrefetchUrls && area == Area::Overseas {
@@ -84,5 +100,6 @@ mod tests {
         assert_eq!(max_batch(JobKind::PrefetchUrls), 500);
         assert_eq!(largest_batch(JobKind::PrefetchUrls), 1000, "v2 takes more than API 3.0");
         assert_eq!(largest_batch(JobKind::PurgePaths), 500);
+        assert_eq!(row(Api::EdgeOne, JobKind::PurgePaths, Area::Global, false), (2000, 10_000));
     }
 }

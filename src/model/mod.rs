@@ -99,6 +99,9 @@ pub enum Api {
     V3,
     /// The legacy CDN API: `cdn.api.qcloud.com/v2/index.php`.
     V2,
+    /// EdgeOne (`teo.tencentcloudapi.com`, version 2022-09-01), TC3-HMAC-SHA256 with service `teo`.
+    #[serde(rename = "edgeone")]
+    EdgeOne,
 }
 
 impl Api {
@@ -107,6 +110,16 @@ impl Api {
         match self {
             Api::V3 => "v3",
             Api::V2 => "v2",
+            Api::EdgeOne => "edgeone",
+        }
+    }
+
+    /// The areas its jobs carry: the CDN's two, or EdgeOne's one [`Area::Global`] (an EdgeOne
+    /// task covers every node serving the zone; its acceleration area is the zone's).
+    pub fn areas(self) -> &'static [Area] {
+        match self {
+            Api::V3 | Api::V2 => &Area::ALL,
+            Api::EdgeOne => &[Area::Global],
         }
     }
 }
@@ -119,21 +132,25 @@ pub enum Area {
     Mainland,
     /// Outside the Chinese mainland.
     Overseas,
+    /// Everywhere the zone is served: what EdgeOne jobs carry, since its purge and prefetch
+    /// calls take no area (never a value of a domain's `areas`).
+    Global,
 }
 
 impl Area {
-    /// Both areas.
+    /// Both CDN areas (EdgeOne's jobs carry [`Area::Global`] instead: [`Api::areas`]).
     pub const ALL: [Area; 2] = [Area::Mainland, Area::Overseas];
 
-    /// The API's name: `mainland` or `overseas`.
+    /// The name: `mainland`, `overseas` (the CDN API's) or `global` (EdgeOne's jobs).
     pub fn as_str(self) -> &'static str {
         match self {
             Area::Mainland => "mainland",
             Area::Overseas => "overseas",
+            Area::Global => "global",
         }
     }
 
-    /// Parse the API's name.
+    /// Parse the CDN API's name (`mainland` or `overseas`; never `global`).
     pub fn parse(s: &str) -> Option<Area> {
         match s {
             "mainland" => Some(Area::Mainland),
@@ -186,7 +203,7 @@ impl fmt::Display for JobKind {
     }
 }
 
-/// Where a job stands. SPEC §6.
+/// Where a job stands (`docs/json.md`, "Values").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
@@ -203,7 +220,7 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    /// The SPEC §6 status name.
+    /// The status name of the JSON reports (`docs/json.md`).
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Planned => "planned",
@@ -221,7 +238,7 @@ impl fmt::Display for JobStatus {
     }
 }
 
-/// The API's word on a failed job: its code and message (SPEC §6 `error`).
+/// The API's word on a failed job: its code and message (`error` in `docs/json.md`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobError {
     /// The API's error code (or cdnsync's, e.g. `QuotaExhausted`).
@@ -358,7 +375,7 @@ impl QuotaBook {
     pub fn documented(api: Api, v2_dedicated_overseas: bool) -> Self {
         let mut b = QuotaBook::default();
         for kind in JobKind::ALL {
-            for area in Area::ALL {
+            for &area in api.areas() {
                 let l = limits::documented(api, kind, area, v2_dedicated_overseas);
                 b.set(kind, area, QuotaEntry { batch: l.batch, total: l.daily, available: l.daily });
             }

@@ -39,7 +39,10 @@ pub fn jobs(domains: &[Domain], limits: &Limits, req: &Request, now_unix: i64) -
             let (host, url) = full_url(a, req.dir)?;
             let areas = match domains.iter().find(|d| d.host == host) {
                 Some(d) => d.areas.clone(),
-                None if req.any_host => vec![Area::Mainland],
+                // The first domain's areas when they are EdgeOne's one `global`, else mainland.
+                None if req.any_host => {
+                    domains.first().filter(|d| d.areas == [Area::Global]).map_or(vec![Area::Mainland], |d| d.areas.clone())
+                }
                 None => {
                     let known: Vec<&str> = domains.iter().map(|d| d.host.as_str()).collect();
                     return Err(Error::Usage(format!(
@@ -143,8 +146,7 @@ mod tests {
     fn paths_and_urls_become_jobs_per_domain_and_area() {
         let t = strings(&["docs/index.html", "https://WWW.example.com/x.png", "./docs/index.html"]);
         let got = run(req(&t)).unwrap();
-        let urls =
-            strings(&["https://www.example.com/docs/index.html", "https://www.example.com/docs/", "https://WWW.example.com/x.png"]);
+        let urls = strings(&["https://www.example.com/docs/index.html", "https://www.example.com/docs/", "https://WWW.example.com/x.png"]);
         assert_eq!(
             got,
             vec![

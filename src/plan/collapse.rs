@@ -100,10 +100,11 @@ fn count_under<'a>(dirs: impl Iterator<Item = &'a str>) -> HashMap<&'a str, u64>
 /// Decide which URLs become directory purges.
 ///
 /// - `counts`: the domain's [`DirCounts`];
-/// - `urls`: each owed URL's container directory (see [`crate::plan::rules::UrlItem`]);
+/// - `urls`: each owed URL's container directory (see [`crate::plan::rules::UrlItem`]; `None`:
+///   no directory purge of the site covers it, so it is always kept);
 /// - `url_budget` / `path_budget`: what today's quotas leave for this domain;
 /// - `everything`: treat the whole site as changed (`sync --all`).
-pub fn collapse(counts: &DirCounts<'_>, urls: &[&str], url_budget: u64, path_budget: u64, everything: bool) -> Collapsed {
+pub fn collapse(counts: &DirCounts<'_>, urls: &[Option<&str>], url_budget: u64, path_budget: u64, everything: bool) -> Collapsed {
     let all_kept = || Collapsed { dirs: vec![], kept: (0..urls.len()).collect() };
     if urls.is_empty() || path_budget == 0 {
         return all_kept();
@@ -111,11 +112,11 @@ pub fn collapse(counts: &DirCounts<'_>, urls: &[&str], url_budget: u64, path_bud
     if everything {
         return Collapsed {
             dirs: vec![String::new()],
-            kept: urls.iter().enumerate().filter(|(_, c)| **c == "\0").map(|(i, _)| i).collect(),
+            kept: urls.iter().enumerate().filter(|(_, c)| c.is_none()).map(|(i, _)| i).collect(),
         };
     }
     let (total, ch_files) = (&counts.total, &counts.changed);
-    let ch_urls = count_under(urls.iter().copied().filter(|c| *c != "\0"));
+    let ch_urls = count_under(urls.iter().copied().flatten());
     let ratio = |d: &str| -> f64 {
         let t = total.get(d).copied().unwrap_or(0).max(ch_files.get(d).copied().unwrap_or(0)).max(1);
         ch_files.get(d).copied().unwrap_or(0) as f64 / t as f64
@@ -125,7 +126,7 @@ pub fn collapse(counts: &DirCounts<'_>, urls: &[&str], url_budget: u64, path_bud
         selected.retain(|s| !covers(d, s));
         selected.push(d.to_string());
     };
-    let covered = |selected: &[String], c: &str| c != "\0" && selected.iter().any(|d| covers(d, c));
+    let covered = |selected: &[String], c: &str| selected.iter().any(|d| covers(d, c));
     // The share rule: topmost directories first, so a qualifying parent wins over its children.
     let mut share: Vec<&str> = ch_urls.iter().filter(|(d, n)| **n >= SHARE_MIN_URLS && ratio(d) >= SHARE_RATIO).map(|(d, _)| *d).collect();
     share.sort_by_key(|d| (d.matches('/').count() + usize::from(!d.is_empty()), std::cmp::Reverse(ch_urls[d]), *d));
@@ -173,7 +174,15 @@ pub fn collapse(counts: &DirCounts<'_>, urls: &[&str], url_budget: u64, path_bud
     selected.sort();
     // Many URLs share a container: decide each container once.
     let mut memo: HashMap<&str, bool> = HashMap::new();
-    let kept = urls.iter().enumerate().filter(|(_, c)| !*memo.entry(c).or_insert_with(|| covered(&selected, c))).map(|(i, _)| i).collect();
+    let kept = urls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| match c {
+            Some(c) => !*memo.entry(c).or_insert_with(|| covered(&selected, c)),
+            None => true,
+        })
+        .map(|(i, _)| i)
+        .collect();
     Collapsed { dirs: selected, kept }
 }
 
@@ -192,7 +201,7 @@ mod tests {
     fn run(changed: &[String], served: &[String], url_budget: u64, path_budget: u64, all: bool) -> Collapsed {
         let ch: Vec<&str> = changed.iter().map(String::as_str).collect();
         let cont = containers(changed);
-        let urls: Vec<&str> = cont.iter().map(String::as_str).collect();
+        let urls: Vec<Option<&str>> = cont.iter().map(|c| Some(c.as_str())).collect();
         let counts = DirCounts::new(&ch, served.iter().map(String::as_str));
         collapse(&counts, &urls, url_budget, path_budget, all)
     }

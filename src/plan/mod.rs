@@ -4,7 +4,7 @@
 //! directory purges where that saves quota, and [`make_plan`] cuts everything into jobs no larger
 //! than the API takes in one request.
 //!
-//! Longer than the usual file because of its tests: tables of plans, one owed state per line.
+//! This file is long because of its tests: tables of plans, one owed state per line.
 
 pub mod adhoc;
 pub mod collapse;
@@ -33,7 +33,7 @@ pub struct PlanInput<'a> {
     pub quota: &'a QuotaBook,
     /// Jobs already owed (the outbox): their cost is reserved, and their URLs are not planned
     /// again unless a request of the job may already have reached the API
-    /// ([`covers_new_changes`]).
+    /// (`covers_new_changes`).
     pub owed: &'a [Job],
     /// `sync --all`: every file counts as changed and may collapse to directory purges.
     pub all: bool,
@@ -127,8 +127,10 @@ pub fn make_plan(input: &PlanInput) -> Plan {
         .collect();
     // What is left of each quota once the owed jobs are sent.
     let mut left: BTreeMap<String, u64> = BTreeMap::new();
+    // The CDN's two areas, or EdgeOne's one (its domains carry only `global`).
+    let areas: &[Area] = if input.domains.iter().any(|d| d.areas.contains(&Area::Global)) { &[Area::Global] } else { &Area::ALL };
     for kind in [JobKind::PurgeUrls, JobKind::PurgePaths, JobKind::PrefetchUrls] {
-        for area in Area::ALL {
+        for &area in areas {
             let key = QuotaBook::key(kind, area);
             let avail = input.quota.get(kind, area).map_or(u64::MAX, |q| q.available);
             let owed: u64 = input.owed.iter().filter(|j| j.kind == kind && j.area == area).map(Job::cost).sum();
@@ -176,7 +178,7 @@ pub fn make_plan(input: &PlanInput) -> Plan {
             let url_key = QuotaBook::key(JobKind::PurgeUrls, area);
             let path_key = QuotaBook::key(JobKind::PurgePaths, area);
             let (dirs, kept): (Vec<String>, Vec<usize>) = if input.limits.collapse == Collapse::Auto && !area_items.is_empty() {
-                let containers: Vec<&str> = area_items.iter().map(|it| it.container.as_str()).collect();
+                let containers: Vec<Option<&str>> = area_items.iter().map(|it| it.container.as_deref()).collect();
                 let counts = counts.get_or_insert_with(|| {
                     let served = input.tree.paths().chain(input.changes.removed.iter().map(String::as_str)).filter(|p| rules.serves(d, p));
                     collapse::DirCounts::new(&files, served)
@@ -367,7 +369,9 @@ mod tests {
 
     #[test]
     fn a_directory_alias_reached_from_two_index_files_is_purged_and_prefetched_once() {
-        let c = config::test_config("prefetch = [\"**/index.*\"]\nindex_files = [\"index.html\", \"index.htm\"]\nindex_aliases = [\"slash\", \"bare\"]\n");
+        let c = config::test_config(
+            "prefetch = [\"**/index.*\"]\nindex_files = [\"index.html\", \"index.htm\"]\nindex_aliases = [\"slash\", \"bare\"]\n",
+        );
         let t = tree(&["docs/index.htm", "docs/index.html"]);
         let changes = ChangeSet { modified: vec!["docs/index.htm".into(), "docs/index.html".into()], ..Default::default() };
         let p = make_plan(&input(&c, &changes, &t, &QuotaBook::documented_v3(), &[]));
@@ -453,6 +457,27 @@ mod tests {
         let purges: Vec<&Job> = p.jobs.iter().filter(|j| j.kind.is_purge()).collect();
         assert_eq!(purges.len(), 2);
         assert!(purges.iter().all(|j| j.kind == JobKind::PurgePaths && j.urls == vec!["https://www.example.com/site/"]));
+    }
+
+    #[test]
+    fn the_bare_base_url_lies_outside_every_directory_purge() {
+        // `/site` (no slash) is not under `/site/`: a root purge does not cover it.
+        let c = cfg("base_path = \"/site/\"\nindex_aliases = [\"slash\", \"bare\"]\n");
+        let t = tree(&["a.html", "index.html"]);
+        let q = QuotaBook::documented_v3();
+        let changes = ChangeSet { unchanged: 2, ..Default::default() };
+        let mut i = input(&c, &changes, &t, &q, &[]);
+        i.all = true;
+        let p = make_plan(&i);
+        let mainland: Vec<(JobKind, Vec<String>)> =
+            p.jobs.iter().filter(|j| j.area == Area::Mainland && j.kind.is_purge()).map(|j| (j.kind, j.urls.clone())).collect();
+        assert_eq!(
+            mainland,
+            vec![
+                (JobKind::PurgePaths, vec!["https://www.example.com/site/".to_string()]),
+                (JobKind::PurgeUrls, vec!["https://www.example.com/site".to_string()]),
+            ]
+        );
     }
 
     #[test]

@@ -5,14 +5,15 @@
 use crate::config::Domain;
 use crate::plan::urlenc::{encode_path, encode_path_into};
 
-/// One URL to purge or prefetch, with the directory (publish-dir relative, no trailing slash, ""
-/// for the root) whose directory purge would cover it.
+/// One URL to purge or prefetch, with the directory whose directory purge would cover it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UrlItem {
     /// The encoded URL.
     pub url: String,
-    /// The directory URL that contains it (for collapsing to directory purges).
-    pub container: String,
+    /// The publish-dir folder (no trailing slash, "" for the root) whose directory URL covers
+    /// this URL, for collapsing to directory purges; `None` when no folder of the site does (the
+    /// bare form `/docs` of a `base_path = "/docs/"` lives in the parent of the site's root).
+    pub container: Option<String>,
 }
 
 /// The URL mapping of every configured domain.
@@ -75,19 +76,19 @@ impl<'a> Rules<'a> {
             Some(i) => (&path[..i], &path[i + 1..]),
             None => ("", path),
         };
-        let mut out = vec![UrlItem { url: self.file_url(d, path), container: dir.to_string() }];
+        let mut out = vec![UrlItem { url: self.file_url(d, path), container: Some(dir.to_string()) }];
         if dom.index_files.iter().any(|f| f == name) {
             if dom.alias_slash {
-                out.push(UrlItem { url: self.dir_url(d, dir), container: dir.to_string() });
+                out.push(UrlItem { url: self.dir_url(d, dir), container: Some(dir.to_string()) });
             }
             if dom.alias_bare {
                 let parent = dir.rfind('/').map_or("", |i| &dir[..i]).to_string();
                 if !dir.is_empty() {
-                    out.push(UrlItem { url: self.file_url(d, dir), container: parent });
+                    out.push(UrlItem { url: self.file_url(d, dir), container: Some(parent) });
                 } else if dom.base_path != "/" {
                     // The bare form of a base path such as /docs/ is /docs, which lives in its parent.
                     let base = self.base(d);
-                    out.push(UrlItem { url: base.trim_end_matches('/').to_string(), container: String::from("\u{0}") });
+                    out.push(UrlItem { url: base.trim_end_matches('/').to_string(), container: None });
                 }
             }
         }

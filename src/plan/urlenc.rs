@@ -5,10 +5,12 @@
 //! plus `%` itself (a file named `100%.html` is requested as `100%25.html`) and `\` (which browsers
 //! would turn into `/`). `/` separates segments and is kept.
 
-/// Should this byte be written as `%XX` in a path?
-fn needs_escape(b: u8) -> bool {
-    matches!(b, 0..=0x20 | 0x7f..=0xff | b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'%' | b'\\')
-}
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+
+/// What is written as `%XX` in a path: controls (and DEL), space, the WHATWG path set's
+/// `"` `#` `<` `>` `?` `` ` `` `{` `}`, plus `%` and `\`; every non-ASCII byte always is.
+const PATH: &AsciiSet =
+    &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}').add(b'%').add(b'\\');
 
 /// Percent-encode a `/`-separated path.
 pub fn encode_path(path: &str) -> String {
@@ -19,24 +21,7 @@ pub fn encode_path(path: &str) -> String {
 
 /// [`encode_path`], appending to `out`.
 pub fn encode_path_into(out: &mut String, path: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let bytes = path.as_bytes();
-    // Copy runs of bytes that need no escape in one go.
-    let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if needs_escape(b) {
-            // A non-empty run is ASCII bytes (every non-ASCII byte is escaped), so both its ends
-            // are char boundaries; `run` alone may sit inside a character when the run is empty.
-            if run < i {
-                out.push_str(&path[run..i]);
-            }
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-            run = i + 1;
-        }
-    }
-    out.push_str(&path[run..]);
+    out.extend(utf8_percent_encode(path, PATH));
 }
 
 #[cfg(test)]

@@ -111,6 +111,9 @@ mod tests {
         let stop = Cancel::default();
         stop.cancel();
         let stopped = hash_files(&refs, &|| {}, &stop);
-        assert!(stopped.iter().all(|r| r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::Interrupted)), "nothing read once cancelled");
+        assert!(
+            stopped.iter().all(|r| r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::Interrupted)),
+            "nothing read once cancelled"
+        );
     }
 }

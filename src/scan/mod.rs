@@ -72,9 +72,9 @@ pub struct ScanOutcome {
 }
 
 /// Walk `spec.root` and build a snapshot, rehashing only what changed since `prev`
-/// (everything when `full` or without a previous scan). For tests and benches: a sync uses
+/// (everything when `full` or without a previous scan). For tests: a sync uses
 /// [`scan_walked`] and [`scan_paths`].
-#[cfg(any(test, feature = "fake"))]
+#[cfg(test)]
 pub fn scan(spec: &ScanSpec, prev: Option<PreviousScan<'_>>, full: bool) -> Result<ScanOutcome> {
     let walked = walk::walk(spec)?;
     scan_walked(spec, walked, prev, full, &(), &Cancel::default())
@@ -227,7 +227,6 @@ fn build(
 mod tests {
     use super::*;
 
-
     fn write(root: &Path, rel: &str, body: &str) {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -284,7 +283,9 @@ mod tests {
         let first = scan(&spec, None, false).unwrap();
         std::fs::remove_file(tmp.path().join("a.html")).unwrap();
         write(tmp.path(), "b.html", "2");
-        let partial = scan_paths(&spec, PreviousScan { snapshot: &first.snapshot, scan_start_ns: 0 }, &[String::new()], &(), &Cancel::default()).unwrap();
+        let partial =
+            scan_paths(&spec, PreviousScan { snapshot: &first.snapshot, scan_start_ns: 0 }, &[String::new()], &(), &Cancel::default())
+                .unwrap();
         assert_eq!(partial.snapshot.paths().collect::<Vec<_>>(), ["b.html"]);
     }
 }

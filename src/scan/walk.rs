@@ -340,7 +340,6 @@ fn list_dir(
 mod tests {
     use super::*;
 
-
     #[test]
     fn lists_the_tree_in_path_order_without_a_global_sort() {
         // Names around '/' (0x2F) in byte order: '-' and '.' sort before a directory's
@@ -389,7 +388,8 @@ mod tests {
         assert_eq!(w.files.iter().find(|f| f.rel == "b/a/x.y/z").map(|f| f.size), Some(1), "sizes come from stat");
 
         // Only some paths: still in order, each file once.
-        let some = walk_paths(&ScanSpec::for_tests(tmp.path()), &["c".into(), "a0".into(), "c/d".into(), "b/a".into(), "gone".into()]).unwrap();
+        let some =
+            walk_paths(&ScanSpec::for_tests(tmp.path()), &["c".into(), "a0".into(), "c/d".into(), "b/a".into(), "gone".into()]).unwrap();
         let got: Vec<&str> = some.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(got, ["a0", "b/a/-", "b/a/x", "b/a/x.y/z", "c/d.html", "c/d/e.html", "c/d/e/f/g.html", "c/d/e0"]);
     }

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod manifest;
 pub mod outbox;
 pub mod remote;
+pub mod zones;
 
 use std::fs::{self, File};
 use std::io::Write;

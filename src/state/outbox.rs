@@ -71,7 +71,8 @@ pub fn check(job: &Job, stem: &str) -> std::result::Result<(), String> {
             return Err(format!("directory URL {u:?} does not end with /"));
         }
     }
-    let times = [("created_unix", Some(job.created_unix)), ("not_before_unix", job.not_before_unix), ("maybe_sent_unix", job.maybe_sent_unix)];
+    let times =
+        [("created_unix", Some(job.created_unix)), ("not_before_unix", job.not_before_unix), ("maybe_sent_unix", job.maybe_sent_unix)];
     for (name, t) in times {
         if let Some(t) = t.filter(|t| !(0..=MAX_UNIX).contains(t)) {
             return Err(format!("{name} {t} is not a time cdnsync writes"));

@@ -1,10 +1,8 @@
 //! Drain owed jobs through a [`CdnApi`]: rate-limited, a few requests in flight, retries with
 //! backoff, quota-aware, and never forgetting a job — each outcome is written to the outbox
 //! before the next step (accepted jobs are removed from it, all others stay).
-//!
-//! Longer than the usual file: the loop of `Submitter::one` is the whole life of a job (quota,
-//! lookup, send, every class of failure), easier to check for lost jobs when read in one place.
 
+mod outcome;
 pub mod ratelimit;
 pub mod refused;
 pub mod retry;
@@ -16,7 +14,7 @@ use std::time::Duration;
 use crate::api::{CdnApi, Class, Failure, TaskState};
 use crate::clock::{next_quota_reset, Clock};
 use crate::error::Result;
-use crate::model::{new_job_id, Job, JobError, JobStatus, QuotaBook};
+use crate::model::{Job, JobError, JobStatus, QuotaBook};
 use crate::progress::Progress;
 use crate::state::history::History;
 use crate::state::ledger::Ledger;
@@ -68,7 +66,6 @@ impl Default for SubmitOptions {
         }
     }
 }
-
 
 struct Shared {
     queue: VecDeque<Job>,
@@ -344,6 +341,25 @@ impl<A: CdnApi> Submitter<'_, A> {
             }
             match res {
                 Ok(acc) => {
+                    // Targets the API named as not taken (EdgeOne's FailedList) failed; the rest
+                    // were accepted. The failed part is persisted before the job leaves the outbox.
+                    let (kept, refused, error) = acc.split(&job.urls);
+                    if let Some(error) = error {
+                        if kept.is_empty() {
+                            job.status = JobStatus::Failed;
+                            job.error = Some(error);
+                            job.maybe_sent_unix = None;
+                            self.outbox.put(std::slice::from_ref(&job))?;
+                            out.push(job);
+                            return Ok(out);
+                        }
+                        let mut failed = self.child(shared, &job, refused);
+                        failed.status = JobStatus::Failed;
+                        failed.error = Some(error);
+                        self.outbox.put(std::slice::from_ref(&failed))?;
+                        out.push(failed);
+                        job.urls = kept;
+                    }
                     self.accept(shared, &mut job, acc.task_id)?;
                     out.push(job);
                     return Ok(out);
@@ -409,93 +425,20 @@ impl<A: CdnApi> Submitter<'_, A> {
         }
     }
 
-    /// The refusal of an earlier lookup of the same action in this run, if there was one.
+    /// The refusal of an earlier lookup needing the same permission in this run, if any.
     fn refused_before(&self, job: &Job) -> Option<Failure> {
-        self.lookups_refused.earlier(self.api.lookup_action(job.kind)?)
+        self.lookups_refused.earlier(self.api.lookup_permission(job.kind)?)
     }
 
     fn lookup_refused(&self, job: &Job, f: &Failure) {
-        let action = self.api.lookup_action(job.kind).unwrap_or("the task lookup");
-        tracing::debug!(job = %job.id, error = %crate::text::Printable(f), "{action} refused; resending");
-        self.lookups_refused.note(action, f);
+        let perm = self.api.lookup_permission(job.kind);
+        tracing::debug!(job = %job.id, error = %crate::text::Printable(f), "task lookup refused ({}); resending", perm.unwrap_or("?"));
+        self.lookups_refused.note(perm, f);
     }
 
     /// What the run should warn about: task lookups the API refused (the jobs concerned were
     /// resent, and may have spent their quota twice).
     pub fn warnings(&self) -> Vec<String> {
         self.lookups_refused.warnings()
-    }
-
-    fn child(&self, shared: &Mutex<Shared>, parent: &Job, urls: Vec<String>) -> Job {
-        let seq = {
-            let mut s = shared.lock().expect("submit state");
-            s.seq += 1;
-            s.seq
-        };
-        Job {
-            id: new_job_id(self.clock.now_unix(), 9000 + seq),
-            urls,
-            status: JobStatus::Pending,
-            task_id: None,
-            error: None,
-            attempts: 0,
-            not_before_unix: None,
-            maybe_sent_unix: None,
-            ..parent.clone()
-        }
-    }
-
-    /// Sleep before the next attempt, or record the job as still owed if the deadline is near.
-    async fn backoff_or_give_up(&self, job: &mut Job, f: &Failure, class: Class, attempt: u32, deadline_ms: i64) -> Result<bool> {
-        let wait = retry::backoff(attempt, class, fastrand::f64());
-        if self.clock.now_ms() + wait.as_millis() as i64 > deadline_ms {
-            job.status = JobStatus::Pending;
-            job.error = Some(f.to_job_error());
-            self.outbox.put(std::slice::from_ref(job))?;
-            return Ok(false);
-        }
-        self.clock.sleep(wait).await;
-        Ok(true)
-    }
-
-    fn defer(&self, job: &mut Job, f: Option<&Failure>) -> Result<()> {
-        job.status = JobStatus::Deferred;
-        job.not_before_unix = Some(next_quota_reset(self.clock.now_unix()));
-        job.error = Some(match f {
-            Some(f) => f.to_job_error(),
-            None => JobError { code: "QuotaExhausted".into(), message: format!("today's {} quota for {} is used up", job.kind, job.area) },
-        });
-        self.outbox.put(std::slice::from_ref(job))
-    }
-
-    fn accept(&self, shared: &Mutex<Shared>, job: &mut Job, task_id: Option<String>) -> Result<()> {
-        job.status = JobStatus::Accepted;
-        job.task_id = task_id;
-        job.error = None;
-        job.maybe_sent_unix = None;
-        // Known as taken before the job is gone, so that a kill from here on cannot let a later
-        // lookup claim this task for another job.
-        if let (Some(h), Some(t)) = (self.history, &job.task_id) {
-            h.note_accepted(t, self.clock.now_unix())?;
-        }
-        self.outbox.remove(&job.id)?;
-        if let Some(l) = self.ledger {
-            // Only an estimate of today's use: a failed write must not fail an accepted job.
-            if let Err(e) = l.record(job, self.clock.now_unix()) {
-                tracing::warn!("could not update the v2 quota ledger: {e}");
-            }
-        }
-        crate::failpoint::hit("job-accepted");
-        let mut st = shared.lock().expect("submit state");
-        if let Some(t) = &job.task_id {
-            st.taken.insert(t.clone());
-        }
-        if let Some(q) = st.quota.as_mut() {
-            if let Some(mut e) = q.get(job.kind, job.area) {
-                e.available = e.available.saturating_sub(job.cost());
-                q.set(job.kind, job.area, e);
-            }
-        }
-        Ok(())
     }
 }

@@ -17,10 +17,12 @@
 //!   [`WatchOptions::grace`], and exits; anything unfinished is already in the outbox (every job
 //!   is persisted before its request) and goes out on the next start.
 
+mod events;
+mod os;
+mod poll;
 pub mod settle;
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +35,9 @@ use crate::progress::Progress;
 use crate::report::Report;
 use crate::submit::retry::Backoff;
 use crate::text::Printable;
+use events::{Context, Msg, Seen};
+use os::{root_id, Watching, INOTIFY_HINT};
+use poll::Poller;
 use settle::{Burst, Settler, Touch};
 
 /// How many watcher messages may wait; past that the queue overflows into a whole rescan, so
@@ -67,160 +72,6 @@ pub struct WatchSummary {
     pub owed_at_exit: usize,
 }
 
-/// A message from the watcher thread.
-enum Msg {
-    Paths(Vec<PathBuf>),
-    Rescan(String),
-    Error { text: String, watch_limit: bool },
-}
-
-/// Identity of `publish_dir`: where it resolves to, and that directory's (device, inode).
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct RootId {
-    target: PathBuf,
-    dev_ino: (u64, u64),
-}
-
-/// [`root_id`], for start-up, where a missing `publish_dir` is an error.
-fn existing_root_id(root: &Path) -> Result<RootId> {
-    root_id(root).ok_or_else(|| Error::Usage(format!("publish_dir {} does not exist", root.display())))
-}
-
-fn root_id(root: &Path) -> Option<RootId> {
-    let target = std::fs::canonicalize(root).ok()?;
-    let meta = std::fs::metadata(&target).ok()?;
-    #[cfg(unix)]
-    let dev_ino = {
-        use std::os::unix::fs::MetadataExt;
-        (meta.dev(), meta.ino())
-    };
-    #[cfg(not(unix))]
-    let dev_ino = {
-        let _ = meta;
-        (0, 0)
-    };
-    Some(RootId { target, dev_ino })
-}
-
-/// The OS (or polling) watchers: one recursive on the tree, one on the folder holding it.
-struct Watching {
-    tree: Box<dyn notify::Watcher + Send>,
-    /// Kept alive for its events only.
-    _parent: Box<dyn notify::Watcher + Send>,
-    id: RootId,
-}
-
-fn make_watcher(tx: tokio::sync::mpsc::Sender<Msg>, overflow: Arc<AtomicBool>) -> Result<Box<dyn notify::Watcher + Send>> {
-    let handler = move |res: notify::Result<notify::Event>| {
-        let msg = match res {
-            Ok(ev) if ev.need_rescan() => Msg::Rescan("the OS reported that events were lost".into()),
-            Ok(ev) => {
-                if matches!(ev.kind, notify::EventKind::Access(notify::event::AccessKind::Open(_)))
-                    || matches!(ev.kind, notify::EventKind::Access(notify::event::AccessKind::Close(notify::event::AccessMode::Read)))
-                    || matches!(ev.kind, notify::EventKind::Access(notify::event::AccessKind::Read))
-                {
-                    return;
-                }
-                Msg::Paths(ev.paths)
-            }
-            Err(e) => Msg::Error { watch_limit: matches!(e.kind, notify::ErrorKind::MaxFilesWatch), text: e.to_string() },
-        };
-        if tx.try_send(msg).is_err() {
-            overflow.store(true, Ordering::SeqCst);
-        }
-    };
-    Ok(Box::new(
-        notify::recommended_watcher(handler).map_err(|source| Error::Watch { context: "cannot start the file watcher".into(), source })?,
-    ))
-}
-
-fn watch_error(path: &Path, e: notify::Error) -> Error {
-    let hint = if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) { INOTIFY_HINT } else { "" };
-    Error::Watch { context: format!("cannot watch {}{hint}", path.display()), source: e }
-}
-
-/// What to do when the inotify watch limit is hit.
-const INOTIFY_HINT: &str = "; the inotify watch limit is reached: raise it with `sysctl fs.inotify.max_user_watches=524288` \
-     (persist it in /etc/sysctl.d/), or run `cdnsync watch --poll`";
-
-impl Watching {
-    fn start(root: &Path, tx: &tokio::sync::mpsc::Sender<Msg>, overflow: &Arc<AtomicBool>) -> Result<Self> {
-        let id = existing_root_id(root)?;
-        let mut tree = make_watcher(tx.clone(), overflow.clone())?;
-        tree.watch(&id.target, notify::RecursiveMode::Recursive).map_err(|e| watch_error(&id.target, e))?;
-        let mut parent = make_watcher(tx.clone(), overflow.clone())?;
-        let holder = root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        parent.watch(holder, notify::RecursiveMode::NonRecursive).map_err(|e| watch_error(holder, e))?;
-        Ok(Watching { tree, _parent: parent, id })
-    }
-
-    /// `publish_dir` resolves elsewhere now: move the tree watch there.
-    fn follow(&mut self, new: RootId) -> Result<()> {
-        let _ = self.tree.unwatch(&self.id.target);
-        self.tree.watch(&new.target, notify::RecursiveMode::Recursive).map_err(|e| watch_error(&new.target, e))?;
-        self.id = new;
-        Ok(())
-    }
-}
-
-/// Poll mode: stat the whole tree every so often and compare sizes and nanosecond mtimes with
-/// the previous round (notify's own poller compares whole seconds only, which misses a rebuild
-/// within the same second). Costs one `stat` per file per round, no reads.
-struct Poller {
-    every: Duration,
-    next_ms: i64,
-    id: Option<RootId>,
-    last: std::collections::HashMap<String, (u64, i64)>,
-}
-
-impl Poller {
-    fn new(engine_root: &Path, every: Duration, spec: &crate::scan::ScanSpec, now_ms: i64) -> Result<Self> {
-        let id = existing_root_id(engine_root)?;
-        let last = stats(spec)?;
-        Ok(Poller { every, next_ms: now_ms + every.as_millis() as i64, id: Some(id), last })
-    }
-
-    /// One round: what changed since the last.
-    async fn round(&mut self, root: &Path, spec: &crate::scan::ScanSpec, settler: &mut Settler, now_ms: i64) {
-        self.next_ms = now_ms + self.every.as_millis() as i64;
-        let id = root_id(root);
-        if id != self.id {
-            let why = match &id {
-                Some(i) => format!("publish_dir now resolves to {}", i.target.display()),
-                None => "publish_dir is gone".to_string(),
-            };
-            tracing::info!("{}; rescanning the new tree", Printable(&why));
-            self.id = id;
-            settler.touch(now_ms, Touch::Swap(why));
-        }
-        let spec = spec.clone();
-        let joined = tokio::task::spawn_blocking(move || stats(&spec)).await.map_err(|e| e.to_string());
-        let now = match joined.and_then(|r| r.map_err(|e| e.to_string())) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("polling failed: {}", Printable(&e));
-                return;
-            }
-        };
-        for (rel, st) in &now {
-            if self.last.get(rel) != Some(st) {
-                settler.touch(now_ms, Touch::Path(rel.clone()));
-            }
-        }
-        for rel in self.last.keys() {
-            if !now.contains_key(rel) {
-                settler.touch(now_ms, Touch::Path(rel.clone()));
-            }
-        }
-        self.last = now;
-    }
-}
-
-fn stats(spec: &crate::scan::ScanSpec) -> Result<std::collections::HashMap<String, (u64, i64)>> {
-    let w = crate::scan::walk::walk(spec)?;
-    Ok(w.files.into_iter().map(|f| (f.rel, (f.size, f.mtime_ns))).collect())
-}
-
 /// Run until `shutdown` completes.
 pub async fn run<A: CdnApi>(
     engine: &Engine<A>,
@@ -240,7 +91,14 @@ pub async fn run<A: CdnApi>(
         None => (Some(Watching::start(&root, &tx, &overflow)?), None),
     };
     drop(tx);
-    let ignore = Ignore::new(spec.clone(), &cfg.state_dir);
+    let mut state_dirs = vec![cfg.state_dir.clone()];
+    state_dirs.extend(std::fs::canonicalize(&cfg.state_dir));
+    let ctx = Context {
+        spec: spec.clone(),
+        state_dirs,
+        trigger: cfg.watch.trigger_file.clone(),
+        root_name: cfg.publish_dir.file_name().map(Into::into),
+    };
     let mut settler = Settler::new(cfg.watch.settle, cfg.watch.max_wait, cfg.watch.trigger_file.is_some());
     let mut summary = WatchSummary::default();
     let mut owed = OwedRetry::default();
@@ -303,10 +161,10 @@ pub async fn run<A: CdnApi>(
                     return Err(Error::Watch { context: "the file watcher stopped".into(), source });
                 };
                 let now = clock.now_ms();
-                handle(msg, engine, &ignore, w, &mut settler, now);
+                handle(msg, engine, &ctx, w, &mut settler, now);
                 // Drain what else is queued without waiting.
                 while let Ok(m) = rx.try_recv() {
-                    handle(m, engine, &ignore, w, &mut settler, now);
+                    handle(m, engine, &ctx, w, &mut settler, now);
                 }
             }
             _ = sleep => {}
@@ -385,8 +243,7 @@ fn log_report(burst: &Burst, r: &Report) {
 }
 
 /// Turn a watcher message into touches.
-fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, ignore: &Ignore, watching: &mut Watching, settler: &mut Settler, now: i64) {
-    let cfg = &engine.config;
+fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, ctx: &Context, watching: &mut Watching, settler: &mut Settler, now: i64) {
     match msg {
         Msg::Rescan(why) => {
             tracing::warn!("{}; rescanning the whole tree", Printable(&why));
@@ -398,19 +255,12 @@ fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, ignore: &Ignore, watching: &m
             settler.touch(now, Touch::Rescan(format!("watcher error: {text}")));
         }
         Msg::Paths(paths) => {
-            let link_name = cfg.publish_dir.file_name();
             for p in paths {
-                if let Ok(rel) = p.strip_prefix(&watching.id.target) {
-                    let Some(rel) = rel.to_str() else { continue };
-                    let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
-                    if cfg.watch.trigger_file.as_deref() == Some(rel.as_str()) {
-                        settler.touch(now, Touch::Trigger);
-                    } else if !ignore.ignores(&rel, &p) {
-                        settler.touch(now, Touch::Path(rel));
-                    }
-                } else if p.file_name().is_some() && p.file_name() == link_name {
+                match ctx.classify(&p, &watching.id.target) {
+                    Seen::Touch(t) => settler.touch(now, t),
+                    Seen::Nothing => {}
                     // Something happened to publish_dir itself (a symlink swap, a replaced folder).
-                    match root_id(&cfg.publish_dir) {
+                    Seen::Root => match root_id(&engine.config.publish_dir) {
                         Some(id) if id != watching.id => {
                             let why = format!("publish_dir now resolves to {}", id.target.display());
                             match watching.follow(id) {
@@ -425,30 +275,10 @@ fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, ignore: &Ignore, watching: &m
                             }
                         }
                         _ => {}
-                    }
+                    },
                 }
             }
         }
-    }
-}
-
-/// Paths that never count: what a scan leaves out (rsync temp files, editor swap files, `.git/`,
-/// the config's excludes) and the state directory. Built once, consulted for every event.
-struct Ignore {
-    spec: crate::scan::ScanSpec,
-    /// The state directory as configured and as resolved (events carry resolved paths).
-    state_dirs: Vec<PathBuf>,
-}
-
-impl Ignore {
-    fn new(spec: crate::scan::ScanSpec, state_dir: &Path) -> Self {
-        let mut state_dirs = vec![state_dir.to_path_buf()];
-        state_dirs.extend(std::fs::canonicalize(state_dir));
-        Ignore { spec, state_dirs }
-    }
-
-    fn ignores(&self, rel: &str, abs: &Path) -> bool {
-        !rel.is_empty() && (self.state_dirs.iter().any(|d| abs.starts_with(d)) || self.spec.ignores(rel))
     }
 }
 
@@ -491,15 +321,6 @@ impl OwedRetry {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_watch_limit_error_says_which_sysctl_to_raise() {
-        let e = watch_error(Path::new("/srv/www"), notify::Error::new(notify::ErrorKind::MaxFilesWatch));
-        let text = e.to_string();
-        assert!(text.contains("/srv/www") && text.contains("fs.inotify.max_user_watches") && text.contains("--poll"), "{text}");
-        let other = watch_error(Path::new("/srv/www"), notify::Error::path_not_found()).to_string();
-        assert!(!other.contains("inotify"), "{other}");
-    }
 
     #[test]
     fn owed_retries_back_off_and_cap() {

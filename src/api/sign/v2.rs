@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::config::SignatureMethod;
 
@@ -40,19 +41,18 @@ pub fn signature(secret_key: &str, method: SignatureMethod, string_to_sign: &str
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
 
+/// What `application/x-www-form-urlencoded` leaves as it is: letters, digits and `_ . - ~`
+/// (RFC 3986's unreserved set, as Tencent's SDKs send); everything else is `%XX`, space aside.
+const FORM: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove(b'-').remove(b'~');
+
 /// `application/x-www-form-urlencoded` encoding of one value (space as `+`, unreserved kept).
 pub fn form_encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len() * 3 / 2);
-    for &b in s.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 15) as usize] as char);
-            }
+    // A space comes out as "%20", which no other input can produce ("%" itself is "%25").
+    for piece in utf8_percent_encode(s, FORM) {
+        match piece {
+            "%20" => out.push('+'),
+            p => out.push_str(p),
         }
     }
     out
@@ -61,21 +61,12 @@ pub fn form_encode(s: &str) -> String {
 /// Decode a form-encoded value (`+` is a space). `None` on a broken escape or invalid UTF-8.
 pub fn form_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(h, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
+    let broken =
+        b.iter().enumerate().any(|(i, &c)| c == b'%' && !(b.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))));
+    if broken {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_decode_str(&s.replace('+', " ")).decode_utf8().ok().map(|c| c.into_owned())
 }
 
 /// Encode parameters in the given order as a query string or form body.
@@ -107,6 +98,9 @@ mod tests {
             assert_eq!(form_decode(&form_encode(s)).as_deref(), Some(s));
         }
         assert_eq!(form_encode("a b/c"), "a+b%2Fc");
+        assert_eq!(form_encode("~_.-*%20"), "~_.-%2A%2520");
         assert_eq!(form_decode("%zz"), None);
+        assert_eq!(form_decode("a%2"), None);
+        assert_eq!(form_decode("%FF"), None, "not UTF-8");
     }
 }

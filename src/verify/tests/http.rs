@@ -199,7 +199,7 @@ fn tiny_server(n: usize, reply: fn(&str) -> Option<String>) -> (SocketAddr, std:
                     // A server thread that stalls in real time, as a silent server does.
                     #[allow(clippy::disallowed_methods)]
                     std::thread::sleep(Duration::from_millis(800))
-                },
+                }
             }
             seen.push(method);
         }

@@ -10,19 +10,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod scanned;
+
 use crate::api::{self, CdnApi, Failure};
 use crate::clock::Clock;
 use crate::config::{Config, V2Overseas};
 use crate::error::{Error, Result};
-use crate::model::{Api, ChangeSet, Job, JobStatus, QuotaBook, Snapshot};
-use crate::plan::{self, adhoc, PlanInput};
+use crate::model::{Api, Job, JobStatus, QuotaBook};
+use crate::plan::adhoc;
 use crate::progress::{Cancel, Progress};
-use crate::report::{quota_after, JobReport, OutboxCounts, Report, ScanStats, StatusReport};
-use crate::scan::{self, PreviousScan, ScanSpec};
+use crate::report::{quota_after, JobReport, OutboxCounts, Report, StatusReport};
+use crate::scan::ScanSpec;
 use crate::state::history::History;
 use crate::state::ledger::Ledger;
 use crate::state::{self, lock::StateLock, manifest, outbox::Outbox, remote};
 use crate::submit::{RateLimits, RateRule, SubmitOptions, Submitter};
+use scanned::{plan_jobs, scan_and_diff, Scanned};
 
 /// What `sync` should do beyond the default.
 #[derive(Clone, Debug, Default)]
@@ -59,22 +62,6 @@ pub struct Engine<A: CdnApi> {
     pub lock_timeout: Duration,
     /// The API's rate limits, as this engine's requests have used them.
     limits: RateLimits,
-}
-
-/// What the scan found, and what it was compared with: everything `plan` and `sync` need from
-/// the disk, computed off the async runtime.
-struct Scanned {
-    changes: ChangeSet,
-    /// The tree found and when its scan started (for the racy-timestamp rule): the manifest
-    /// `sync` records.
-    current: manifest::Manifest,
-    scan: ScanStats,
-    warnings: Vec<String>,
-    baseline: bool,
-    /// The manifest diffed against (local, or fetched from `manifest_url`).
-    previous: Option<manifest::Manifest>,
-    /// `previous` is this state directory's own manifest.
-    prev_is_local: bool,
 }
 
 impl<A: CdnApi> Engine<A> {
@@ -230,6 +217,7 @@ impl<A: CdnApi> Engine<A> {
         let mut jobs = self.reports(&done);
         jobs.extend(self.reports(&held));
         notes.extend(p.notes);
+        notes.extend(self.api.take_notes());
         if s.baseline {
             notes.push(if opts.baseline {
                 "baseline recorded: the current tree counts as deployed; nothing new was purged".into()
@@ -351,6 +339,12 @@ impl<A: CdnApi> Engine<A> {
     /// Ad hoc jobs (`purge`, `prefetch`): planned from the arguments, persisted, then sent like
     /// any other.
     pub async fn submit_adhoc(&self, req: &adhoc::Request<'_>, progress: &dyn Progress) -> Result<Report> {
+        if let Some(area) = req.area.filter(|a| !self.config.provider.api.areas().contains(a)) {
+            return Err(Error::Usage(format!(
+                "--area {area} does not apply to api = \"{}\": an EdgeOne task covers every node serving the zone; nothing was sent",
+                self.config.provider.api.as_str()
+            )));
+        }
         let mut jobs = adhoc::jobs(&self.config.domains, &self.config.limits, req, self.clock.now_unix())?;
         let _lock = self.lock("cdnsync purge/prefetch").await?;
         let outbox = self.outbox();
@@ -368,6 +362,7 @@ impl<A: CdnApi> Engine<A> {
         Ok(Report {
             jobs: self.reports(&done),
             warnings: submitter.warnings(),
+            notes: self.api.take_notes(),
             outbox: OutboxCounts::of(&remaining),
             requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
             ..Report::default()
@@ -407,78 +402,10 @@ impl<A: CdnApi> Engine<A> {
                 Ok(q)
             }
             Ok(None) => Ok(self.known_quota()),
-            Err(failure) => Err(Error::Api { action: "DescribePurgeQuota".into(), failure }),
+            Err(failure) => {
+                let action = if self.config.provider.api == Api::EdgeOne { "DescribeContentQuota" } else { "DescribePurgeQuota" };
+                Err(Error::Api { action: action.into(), failure })
+            }
         }
     }
-}
-
-/// Scan `publish_dir` and diff it with the manifest (local, else `remote`). Blocking.
-fn scan_and_diff(
-    config: &Config,
-    clock: &dyn Clock,
-    opts: &SyncOptions,
-    remote: Option<manifest::Manifest>,
-    progress: &dyn Progress,
-    cancel: &Cancel,
-) -> Result<Scanned> {
-    // Before any stat: the racy-timestamp rule measures from the start of the scan.
-    let scan_start_ns = clock.now_ms().saturating_mul(1_000_000);
-    // Walk the tree while the manifest loads: the walk is stat calls, the load is parsing.
-    let spec = ScanSpec::of(config);
-    let whole = opts.paths.is_none() || opts.all;
-    let (local, walked) = std::thread::scope(|s| {
-        let walker = whole.then(|| s.spawn(|| scan::walk::walk(&spec)));
-        let local = manifest::load(&config.state_dir);
-        (local, walker.map(|w| w.join().expect("walk thread")))
-    });
-    let local = local?;
-    // A manifest from another machine vouches for hashes, never for this disk's timestamps.
-    let from_remote = local.is_none() && remote.is_some();
-    let prev = local.or(remote);
-    let previous = prev.as_ref().filter(|_| !from_remote).map(|m| PreviousScan { snapshot: &m.snapshot, scan_start_ns: m.scan_start_ns });
-    let (scanned, scan_start_ns) = match (&opts.paths, previous) {
-        // Entries carried over were vouched for by the earlier scan: keep its start time, so
-        // that the racy-timestamp rule still covers them (the rescanned files merely get
-        // rehashed once more by the next whole scan).
-        (Some(paths), Some(previous)) if !opts.all => (scan::scan_paths(&spec, previous, paths, progress, cancel)?, previous.scan_start_ns),
-        _ => {
-            let walked = match walked {
-                Some(w) => w?,
-                None => scan::walk::walk(&spec)?,
-            };
-            (scan::scan_walked(&spec, walked, previous, opts.full, progress, cancel)?, scan_start_ns)
-        }
-    };
-    let stats = ScanStats { files: scanned.snapshot.len(), hashed: scanned.hashed, reused: scanned.reused };
-    let baseline = opts.baseline || (prev.is_none() && !opts.all);
-    let empty = Snapshot::default();
-    let changes = plan::diff::diff(prev.as_ref().map_or(&empty, |m| &m.snapshot), &scanned.snapshot);
-    Ok(Scanned {
-        prev_is_local: prev.is_some() && !from_remote,
-        changes,
-        current: manifest::Manifest { snapshot: scanned.snapshot, scan_start_ns },
-        scan: stats,
-        warnings: scanned.warnings,
-        baseline,
-        previous: prev,
-    })
-}
-
-/// The jobs for what the scan found, given the quota (pure).
-fn plan_jobs(config: &Config, clock: &dyn Clock, opts: &SyncOptions, s: &Scanned, owed: &[Job], quota: &QuotaBook) -> plan::Plan {
-    if s.baseline {
-        return plan::Plan::default();
-    }
-    let v2_dedicated = config.provider.api == Api::V2 && config.provider.v2_overseas == V2Overseas::Dedicated;
-    plan::make_plan(&PlanInput {
-        domains: &config.domains,
-        limits: &config.limits,
-        changes: &s.changes,
-        tree: &s.current.snapshot,
-        quota,
-        owed,
-        all: opts.all,
-        overseas_prefetch_batch: v2_dedicated.then_some(crate::model::limits::V2_DEDICATED_OVERSEAS_PREFETCH_BATCH),
-        now_unix: clock.now_unix(),
-    })
 }
