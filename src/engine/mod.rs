@@ -10,7 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod nostate;
+mod owed;
 mod scanned;
+mod wait;
+
+pub use owed::OutboxPick;
 
 use crate::api::{self, CdnApi, Failure};
 use crate::clock::Clock;
@@ -40,6 +45,8 @@ pub struct SyncOptions {
     pub retry_failed: bool,
     /// Then poll the submitted tasks until they finish, at most this long.
     pub wait: Option<Duration>,
+    /// What to do when no manifest is found (`--if-no-state`); `None`: the config's `if_no_state`.
+    pub if_no_state: Option<crate::config::NoStateRule>,
     /// Only these paths (relative to `publish_dir`, files or directories) may have changed: rescan
     /// just them and carry the rest of the manifest over (watch mode, or a site generator that
     /// knows what it wrote). `Some(vec![])` scans nothing and only sends owed jobs. Ignored
@@ -123,23 +130,26 @@ impl<A: CdnApi> Engine<A> {
         let quota = self.known_quota();
         let s = scan_and_diff(&self.config, self.clock.as_ref(), opts, None, &(), &opts.cancel)?;
         let p = plan_jobs(&self.config, self.clock.as_ref(), opts, &s, &owed, &quota);
+        let (held, owed) = owed::hold_failed(owed, opts.retry_failed);
         let mut jobs = self.reports(&owed);
         jobs.extend(self.reports(&p.jobs));
         let mut notes = p.notes;
-        if s.baseline && !opts.baseline {
-            notes.push(match &self.config.manifest_url {
-                Some(url) => format!("no local manifest: `plan` does not fetch {url} (no network); `sync` will diff against it"),
-                None => "no manifest yet: the first sync records a baseline and purges nothing (use --all to purge everything)".into(),
-            });
+        if let Some((rule, why)) = &s.no_state {
+            notes.push(nostate::note(*rule, why, true, self.config.manifest_url.as_deref()));
         }
+        let mut warnings = s.warnings;
+        warnings.extend(owed::placeholder_warnings(&self.config));
         Ok(Report {
+            held: self.reports(&held),
+            no_state_rule: s.no_state.as_ref().map(|(r, _)| *r),
+            wait: None,
             changes: s.changes,
             jobs,
             outbox: OutboxCounts::of(&owed),
             scan: s.scan,
             baseline: s.baseline,
             notes,
-            warnings: s.warnings,
+            warnings,
             quota_after: quota_after(&p.quota_before, &p.quota_used),
             quota_before: p.quota_before,
             tasks_finished: None,
@@ -161,6 +171,9 @@ impl<A: CdnApi> Engine<A> {
         let mut notes = Vec::new();
         let remote = self.fetch_published(&mut notes, &mut warnings).await;
         let s = self.scan_off_runtime(opts, remote, progress).await?;
+        if let Some((crate::config::NoStateRule::Fail, why)) = &s.no_state {
+            return Err(nostate::fail(&self.config, why.clone()));
+        }
         // Plan with the last known quota; only when there is something to send is the API asked
         // for fresh numbers (and the plan redone with them), so a sync that finds nothing to do
         // needs no network at all.
@@ -179,6 +192,7 @@ impl<A: CdnApi> Engine<A> {
         }
         let quota = fresh.unwrap_or(known);
         warnings.extend(s.warnings.iter().cloned());
+        warnings.extend(owed::placeholder_warnings(&self.config));
         // Persist: the jobs first, then the manifest that makes them owed.
         let mut new_jobs = p.jobs;
         for j in &mut new_jobs {
@@ -194,17 +208,15 @@ impl<A: CdnApi> Engine<A> {
         }
         crate::failpoint::hit("manifest-written");
         // Submit: owed jobs first, then the new ones.
-        let (held, mut to_send): (Vec<Job>, Vec<Job>) = owed.into_iter().partition(|j| j.status == JobStatus::Failed && !opts.retry_failed);
+        let (held, mut to_send) = owed::hold_failed(owed, opts.retry_failed);
         to_send.extend(new_jobs);
         let ledger = Ledger::new(&self.config.state_dir);
         let submitter = self.submitter(&outbox, progress, !to_send.is_empty(), &ledger);
         let done = submitter.run(to_send, Some(quota)).await?;
         self.history().record(&done)?;
-        let tasks_finished = match opts.wait {
-            Some(limit) => {
-                let accepted: Vec<&Job> = done.iter().filter(|j| j.status == JobStatus::Accepted).collect();
-                Some(submitter.wait_for(&accepted, limit).await)
-            }
+        owed::count_root_purges(&self.config, &done, self.clock.now_unix());
+        let waited = match opts.wait {
+            Some(limit) => Some(self.wait_tasks(&done, limit, progress).await),
             None => None,
         };
         // Report.
@@ -212,24 +224,23 @@ impl<A: CdnApi> Engine<A> {
         if self.config.manifest_url.is_some() {
             self.publish_manifest(&s, remaining.is_empty(), &mut notes)?;
         }
-        let mut jobs = self.reports(&done);
-        jobs.extend(self.reports(&held));
+        let jobs = self.reports(&done);
         notes.extend(p.notes);
         notes.extend(self.api.take_notes());
-        if s.baseline {
-            notes.push(if opts.baseline {
-                "baseline recorded: the current tree counts as deployed; nothing new was purged".into()
-            } else {
-                "first sync: baseline recorded, nothing purged (the next sync purges what changes; --all purges everything)".into()
-            });
+        if opts.baseline {
+            notes.push("baseline recorded: the current tree counts as deployed; nothing new was purged".into());
+        }
+        if let Some((rule, why)) = &s.no_state {
+            notes.push(nostate::note(*rule, why, false, self.config.manifest_url.as_deref()));
         }
         if !held.is_empty() {
-            notes.push(format!(
-                "{} job(s) refused earlier are kept as failed; fix the cause, then run `cdnsync sync --retry-failed`",
-                held.len()
-            ));
+            notes.push(owed::held_note(held.len()));
         }
         Ok(Report {
+            held: self.reports(&held),
+            no_state_rule: s.no_state.as_ref().map(|(r, _)| *r),
+            tasks_finished: waited.as_ref().and_then(|w| w.finished()),
+            wait: waited,
             changes: s.changes,
             jobs,
             outbox: OutboxCounts::of(&remaining),
@@ -239,7 +250,6 @@ impl<A: CdnApi> Engine<A> {
             warnings,
             quota_after: quota_after(&p.quota_before, &p.quota_used),
             quota_before: p.quota_before,
-            tasks_finished,
             requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
@@ -347,12 +357,25 @@ impl<A: CdnApi> Engine<A> {
         let submitter = self.submitter(&outbox, progress, true, &ledger);
         let done = submitter.run(jobs, quota).await?;
         self.history().record(&done)?;
+        owed::count_root_purges(&self.config, &done, self.clock.now_unix());
+        let waited = match req.wait {
+            Some(limit) => Some(self.wait_tasks(&done, limit, progress).await),
+            None => None,
+        };
         let remaining = outbox.load()?;
+        let held = owed::others(&remaining, &done);
+        let mut notes = self.api.take_notes();
+        if held.iter().any(|j| j.status == JobStatus::Failed) {
+            notes.push(owed::held_note(held.iter().filter(|j| j.status == JobStatus::Failed).count()));
+        }
         Ok(Report {
             jobs: self.reports(&done),
-            notes: self.api.take_notes(),
+            held: self.reports(&held),
+            notes,
             outbox: OutboxCounts::of(&remaining),
             requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
+            tasks_finished: waited.as_ref().and_then(|w| w.finished()),
+            wait: waited,
             ..Report::default()
         })
     }
@@ -379,6 +402,7 @@ impl<A: CdnApi> Engine<A> {
             jobs: self.reports(&owed),
             credentials: None,
             tasks: Vec::new(),
+            dropped: self.dropped(),
         })
     }
 

@@ -38,6 +38,9 @@ pub struct PlanInput<'a> {
     pub overseas_prefetch_batch: Option<u64>,
     /// Now, for job IDs and timestamps.
     pub now_unix: i64,
+    /// Whole-site purges accepted today per [`collapse::root_key`] (`[limits]
+    /// max_root_purges_per_day`): at the limit, a collapse never chooses a domain's root.
+    pub roots_today: &'a BTreeMap<String, u32>,
 }
 
 /// The jobs of one plan, and the quota they would use.
@@ -146,7 +149,21 @@ pub fn make_plan(input: &PlanInput) -> Plan {
                     let served = input.tree.paths().chain(input.changes.removed.iter().map(String::as_str)).filter(|p| rules.serves(d, p));
                     collapse::DirCounts::new(&files, served)
                 });
-                let c = collapse::collapse(counts, &containers, left[&url_key], left[&path_key], input.all);
+                let root_key = collapse::root_key(&dom.host, area);
+                let allow_root = input.roots_today.get(&root_key).copied().unwrap_or(0) < input.limits.max_root_purges_per_day;
+                let c = collapse::collapse_with(counts, &containers, left[&url_key], left[&path_key], input.all, allow_root);
+                if !allow_root && !input.all {
+                    let full = collapse::collapse(counts, &containers, left[&url_key], left[&path_key], false);
+                    if full.dirs.iter().any(String::is_empty) {
+                        plan.notes.push(format!(
+                            "{} {area}: NOT purging the whole site although most of it changed: {} whole-site purge(s) already today \
+                             ([limits] max_root_purges_per_day = {}); smaller folders and single URLs instead, the excess deferred",
+                            dom.host,
+                            input.roots_today.get(&root_key).copied().unwrap_or(0),
+                            input.limits.max_root_purges_per_day
+                        ));
+                    }
+                }
                 (c.dirs, c.kept)
             } else {
                 (Vec::new(), (0..area_items.len()).collect())
@@ -157,13 +174,22 @@ pub fn make_plan(input: &PlanInput) -> Plan {
                     .map(|dir| rules.dir_url(d, dir))
                     .filter(|u| !owed_urls.contains(&(JobKind::PurgePaths, area, u.as_str())))
                     .collect();
-                plan.notes.push(format!(
-                    "{} {area}: {} URL purges replaced by {} directory purge(s): {}",
-                    dom.host,
-                    area_items.len() - kept.len(),
-                    dir_urls.len(),
-                    dir_urls.join(", ")
-                ));
+                let replaced = area_items.len() - kept.len();
+                plan.notes.push(if dirs.iter().any(String::is_empty) {
+                    format!(
+                        "{} {area}: the WHOLE SITE is purged ({}): one directory purge of the root replaces {replaced} URL purges{}",
+                        dom.host,
+                        dir_urls.join(", "),
+                        if input.all { " (--all)" } else { " because most of it changed or the URL quota would not cover it" }
+                    )
+                } else {
+                    format!(
+                        "{} {area}: {replaced} URL purges replaced by {} directory purge(s): {}",
+                        dom.host,
+                        dir_urls.len(),
+                        dir_urls.join(", ")
+                    )
+                });
                 *left.get_mut(&path_key).expect("key") = left[&path_key].saturating_sub(dir_urls.len() as u64);
                 let size = batch_size(input, JobKind::PurgePaths, area);
                 for b in batches(dir_urls, size) {
@@ -234,6 +260,8 @@ mod tests {
     use crate::config;
     use crate::model::{ContentHash, FileMeta};
 
+    static NO_ROOTS: BTreeMap<String, u32> = BTreeMap::new();
+
     fn cfg(extra: &str) -> config::Config {
         config::test_config(&format!("prefetch = [\"**/index.html\"]\n{extra}"))
     }
@@ -257,6 +285,7 @@ mod tests {
             all: false,
             overseas_prefetch_batch: None,
             now_unix: 1_700_000_000,
+            roots_today: &NO_ROOTS,
         }
     }
 
