@@ -276,6 +276,29 @@ mod tests {
     }
 
     #[test]
+    fn held_jobs_are_reported_never_counted_and_a_failed_task_is_not_finished() {
+        let mut r = report(&[JobStatus::Accepted], OutboxCounts { failed: 1, ..OutboxCounts::default() }, None);
+        r.held = report(&[JobStatus::Failed], OutboxCounts::default(), None).jobs;
+        assert_eq!(r.exit_code(), 0);
+        let t = TaskRef { id: "j".into(), task_id: Some("t".into()), kind: JobKind::PurgeUrls, area: Area::Mainland, host: "h.com".into() };
+        let w = |done, failed: usize, running: usize, cannot_tell| WaitReport {
+            tasks: done + failed + running + cannot_tell,
+            done,
+            failed: vec![t.clone(); failed],
+            running: vec![t.clone(); running],
+            cannot_tell,
+            waited_secs: 1,
+        };
+        assert_eq!(w(2, 0, 0, 0).finished(), Some(true));
+        assert_eq!(w(1, 1, 0, 0).finished(), Some(false), "failed at the CDN is not finished well");
+        assert_eq!(w(1, 0, 1, 0).finished(), Some(false));
+        assert_eq!(w(0, 0, 0, 2).finished(), None, "cannot tell");
+        assert_eq!(w(0, 0, 0, 0).finished(), Some(true));
+        r.tasks_finished = w(1, 1, 0, 0).finished();
+        assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
     fn status_serialises_as_before() {
         let r = report(&[JobStatus::Deferred], OutboxCounts::default(), None);
         let v = serde_json::to_value(&r).unwrap();

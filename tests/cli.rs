@@ -151,6 +151,14 @@ fn progress_bars_only_on_a_terminal() {
     let tty = run(format!("{bin} sync --full"));
     let text = String::from_utf8_lossy(&tty.stdout);
     assert!(text.contains("hashing"), "a bar while hashing on a terminal: {text}");
+    // The rate reads like a number people use: `56/s`, `3.4/s`, `1.2k/s` (not `1,234.5678/s`).
+    let rates: Vec<&str> = text.split(|c: char| c.is_whitespace() || c == '\r').filter(|w| w.ends_with("/s")).collect();
+    assert!(!rates.is_empty(), "{text}");
+    for r in rates {
+        let n = r.trim_end_matches("/s").trim_end_matches(['k', 'M']);
+        let human = n.parse::<f64>().is_ok() && !n.contains(',') && n.split('.').nth(1).is_none_or(|d| d.len() == 1);
+        assert!(human, "rate {r:?} in {text}");
+    }
     let piped = site.run(&["sync", "--full"]);
     assert!(!piped.stderr.contains("hashing"), "{}", piped.stderr);
     let quiet = run(format!("{bin} -q sync --full"));
