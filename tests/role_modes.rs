@@ -185,7 +185,7 @@ fn a_role_that_cannot_be_had_stops_before_anything_is_done() {
     let site = TempSite::new(&a.cdn, "", "");
     let status = site.run_env(&["status"], &[]);
     status.expect(0);
-    let s = &status.stderr;
+    let s = &status.stdout;
     assert!(s.contains("credentials: none usable: no credentials found; looked at, in order:\n  1. environment: "), "{s}");
     assert!(s.contains("  2. credentials_file: not set in the config\n  3. tccli profile default ("), "{s}");
     assert!(s.contains("  4. SDK profile ") && s.contains("home/.tencentcloud/credentials: not found"), "{s}");
