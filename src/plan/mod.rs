@@ -38,7 +38,7 @@ pub struct PlanInput<'a> {
     pub overseas_prefetch_batch: Option<u64>,
     /// Now, for job IDs and timestamps.
     pub now_unix: i64,
-    /// Whole-site purges accepted today per [`collapse::root_key`] (`[limits]
+    /// Whole-site purges accepted today per `collapse::root_key` (`[limits]
     /// max_root_purges_per_day`): at the limit, a collapse never chooses a domain's root.
     pub roots_today: &'a BTreeMap<String, u32>,
 }
