@@ -403,6 +403,7 @@ fn plan_bench(n: usize, collapse: bool) -> Row {
         all: false,
         overseas_prefetch_batch: None,
         now_unix: 1_800_000_000,
+        roots_today: &Default::default(),
     });
     let secs = t.elapsed().as_secs_f64();
     let grew = vm_hwm_kb().saturating_sub(hwm);

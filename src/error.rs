@@ -101,6 +101,19 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// `if_no_state = "fail"` and no manifest was found: nothing was written or sent.
+    #[error(
+        "no manifest in {} and none published: this looks like a first deploy or a lost state directory (a CI cache miss), \
+         and the rule is fail ({why}); nothing was done. Restore the state directory, or choose: \
+         `cdnsync sync --if-no-state=purge_all` (purge each domain's root once) or `--if-no-state=baseline` (purge nothing)",
+        state_dir.display()
+    )]
+    NoState {
+        /// The state directory that holds no manifest.
+        state_dir: PathBuf,
+        /// Where the rule comes from.
+        why: String,
+    },
     /// The run was stopped (shutdown) before it had written or sent anything.
     #[error("stopped before anything was written or sent")]
     Cancelled,
@@ -120,7 +133,7 @@ impl Error {
     /// The exit code of a command that failed with this error (`docs/exit-codes.md`).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::Config(_) | Error::Credentials(_) => 2,
+            Error::Usage(_) | Error::Config(_) | Error::Credentials(_) | Error::NoState { .. } => 2,
             Error::Locked { .. } => 5,
             Error::Io { .. }
             | Error::ManifestDamaged { .. }

@@ -17,6 +17,11 @@ pub trait Progress: Send + Sync {
     fn submitting(&self, _jobs: usize) {}
     /// A job has its outcome for this run (accepted, deferred, failed or still pending).
     fn job_done(&self, _job: &Job) {}
+    /// `--wait`: about to poll `tasks` accepted tasks until they finish.
+    fn waiting(&self, _tasks: usize) {}
+    /// `--wait`: after a round of polls, `finished` of `tasks` have ended (well or not), after
+    /// `elapsed_ms`.
+    fn waited(&self, _finished: usize, _tasks: usize, _elapsed_ms: i64) {}
 }
 
 impl Progress for () {}

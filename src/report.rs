@@ -29,6 +29,9 @@ pub struct JobReport {
     pub task_id: Option<String>,
     /// Why it is not accepted.
     pub error: Option<JobError>,
+    /// A deferred job is not sent before this time (Unix seconds; the next 00:00 China Standard
+    /// Time).
+    pub not_before_unix: Option<i64>,
 }
 
 impl JobReport {
@@ -44,6 +47,7 @@ impl JobReport {
             status: job.status,
             task_id: job.task_id.clone(),
             error: job.error.clone(),
+            not_before_unix: job.not_before_unix,
         }
     }
 }
@@ -110,23 +114,34 @@ pub struct Report {
     pub quota_before: QuotaLeft,
     /// Remaining quota after the run's jobs (estimated).
     pub quota_after: QuotaLeft,
-    /// With `--wait`: did every submitted task finish?
+    /// With `--wait`: did every submitted task finish, and well? `None` without `--wait`, or when
+    /// the API cannot be asked (legacy v2).
     pub tasks_finished: Option<bool>,
+    /// With `--wait`: how the tasks ended.
+    pub wait: Option<WaitReport>,
+    /// Owed jobs this run did not try to send: failed ones from earlier runs (resent only by
+    /// `--retry-failed` or `cdnsync outbox retry`) and, for `purge`, `prefetch` and `outbox retry`,
+    /// every other owed job. Reported, never counted in the exit code.
+    pub held: Vec<JobReport>,
+    /// The rule a run that found no manifest applied (`if_no_state`); `None` when a manifest was
+    /// found (or `--all`/`--baseline` was given).
+    pub no_state_rule: Option<crate::config::NoStateRule>,
     /// API requests sent to submit jobs or look them up (not counting quota and task polls).
     pub requests: usize,
 }
 
 impl Report {
-    /// The exit code of a completed run (`docs/exit-codes.md`): 3 if something was refused for
-    /// good, else 1 if something is still owed after transient failures, else 4 if something was
-    /// deferred by quota, else 0 (and 1 when `--wait` found tasks unfinished or failed).
+    /// The exit code of a completed run (`docs/exit-codes.md`), from this run's jobs only (never
+    /// [`Report::held`]): 3 if one was refused for good, else 1 if one is still owed after
+    /// transient failures, else 4 if one was deferred by quota, else 0 (and 1 when `--wait` found
+    /// tasks unfinished or failed at the CDN).
     pub fn exit_code(&self) -> u8 {
         let here = |s: JobStatus| self.jobs.iter().any(|j| j.status == s);
-        if here(JobStatus::Failed) || self.outbox.failed > 0 {
+        if here(JobStatus::Failed) {
             3
         } else if here(JobStatus::Pending) {
             1
-        } else if here(JobStatus::Deferred) || self.outbox.deferred > 0 {
+        } else if here(JobStatus::Deferred) {
             4
         } else if self.tasks_finished == Some(false) {
             1
@@ -134,6 +149,68 @@ impl Report {
             0
         }
     }
+}
+
+/// One task in a [`WaitReport`].
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskRef {
+    /// The job's ID.
+    pub id: String,
+    /// The API's task ID.
+    pub task_id: Option<String>,
+    /// What the job does.
+    pub kind: JobKind,
+    /// Mainland or overseas.
+    pub area: Area,
+    /// The CDN domain.
+    pub host: String,
+}
+
+impl TaskRef {
+    /// The task of `job`.
+    pub fn of(job: &Job) -> Self {
+        TaskRef { id: job.id.clone(), task_id: job.task_id.clone(), kind: job.kind, area: job.area, host: job.host.clone() }
+    }
+}
+
+/// How the accepted tasks ended, with `--wait`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WaitReport {
+    /// Tasks waited for (the jobs accepted in this run).
+    pub tasks: usize,
+    /// Finished well.
+    pub done: usize,
+    /// Reported failed by the CDN: the cache was not purged (or the URL not prefetched).
+    pub failed: Vec<TaskRef>,
+    /// Still running when the wait ran out.
+    pub running: Vec<TaskRef>,
+    /// Tasks whose state this API cannot report (legacy v2), or that carry no task ID.
+    pub cannot_tell: usize,
+    /// How long the wait took, in seconds.
+    pub waited_secs: u64,
+}
+
+impl WaitReport {
+    /// `Some(true)`: every task finished well; `Some(false)`: some still run or failed; `None`:
+    /// nothing can be told (the API cannot be asked).
+    pub fn finished(&self) -> Option<bool> {
+        if !self.failed.is_empty() || !self.running.is_empty() {
+            Some(false)
+        } else if self.cannot_tell > 0 && self.done == 0 {
+            None
+        } else {
+            Some(true)
+        }
+    }
+}
+
+/// A job given up with `cdnsync outbox drop` (`state_dir/dropped.json`), for `status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct DroppedReport {
+    /// The job as it was when dropped.
+    pub job: JobReport,
+    /// When it was dropped (Unix seconds).
+    pub dropped_unix: i64,
 }
 
 /// `before` less `used`, per key.
@@ -158,6 +235,8 @@ pub struct StatusReport {
     pub credentials: Option<String>,
     /// With `--tasks`: the recent tasks' states.
     pub tasks: Vec<serde_json::Value>,
+    /// Jobs given up with `cdnsync outbox drop`, most recent last (the last 100).
+    pub dropped: Vec<DroppedReport>,
 }
 
 #[cfg(test)]
@@ -185,14 +264,38 @@ mod tests {
             (&[Accepted], none, Some(true), 0),
             (&[Accepted], none, Some(false), 1),
             (&[Accepted, Deferred], none, None, 4),
-            (&[Accepted], OutboxCounts { deferred: 1, ..none }, None, 4),
+            // What the outbox still holds from earlier runs is reported, never this run's code.
+            (&[Accepted], OutboxCounts { deferred: 1, ..none }, None, 0),
             (&[Deferred, Pending], none, None, 1),
             (&[Pending, Failed], none, None, 3),
-            (&[], OutboxCounts { failed: 1, ..none }, None, 3),
+            (&[], OutboxCounts { failed: 1, ..none }, None, 0),
         ];
         for (statuses, outbox, finished, want) in cases {
             assert_eq!(report(statuses, *outbox, *finished).exit_code(), *want, "{statuses:?} {outbox:?} {finished:?}");
         }
+    }
+
+    #[test]
+    fn held_jobs_are_reported_never_counted_and_a_failed_task_is_not_finished() {
+        let mut r = report(&[JobStatus::Accepted], OutboxCounts { failed: 1, ..OutboxCounts::default() }, None);
+        r.held = report(&[JobStatus::Failed], OutboxCounts::default(), None).jobs;
+        assert_eq!(r.exit_code(), 0);
+        let t = TaskRef { id: "j".into(), task_id: Some("t".into()), kind: JobKind::PurgeUrls, area: Area::Mainland, host: "h.com".into() };
+        let w = |done, failed: usize, running: usize, cannot_tell| WaitReport {
+            tasks: done + failed + running + cannot_tell,
+            done,
+            failed: vec![t.clone(); failed],
+            running: vec![t.clone(); running],
+            cannot_tell,
+            waited_secs: 1,
+        };
+        assert_eq!(w(2, 0, 0, 0).finished(), Some(true));
+        assert_eq!(w(1, 1, 0, 0).finished(), Some(false), "failed at the CDN is not finished well");
+        assert_eq!(w(1, 0, 1, 0).finished(), Some(false));
+        assert_eq!(w(0, 0, 0, 2).finished(), None, "cannot tell");
+        assert_eq!(w(0, 0, 0, 0).finished(), Some(true));
+        r.tasks_finished = w(1, 1, 0, 0).finished();
+        assert_eq!(r.exit_code(), 1);
     }
 
     #[test]

@@ -72,7 +72,7 @@ fn quota_asks_the_api_on_v3() {
     assert_eq!(j["entries"]["purge_urls/mainland"]["available"], 10000, "{j}");
     assert_eq!(j["entries"]["purge_paths/mainland"]["total"], 100, "{j}");
     let human = site.run(&["quota"]);
-    assert!(human.stderr.contains("1234 of  10000"), "{}", human.stderr);
+    assert!(human.stdout.contains("1234 of  10000"), "the answer is on stdout: {}", human.stdout);
 }
 
 #[test]
@@ -121,17 +121,19 @@ fn human_summary_says_what_was_sent_and_what_is_left() {
     let site = deployed(&fake, "b.html");
     let out = site.run(&["sync"]);
     out.expect(0);
-    assert!(out.stderr.contains("scanned 2 files"), "{}", out.stderr);
-    assert!(out.stderr.contains("changes: 0 added, 2 modified, 0 removed, 0 unchanged"), "{}", out.stderr);
+    assert!(out.stdout.contains("scanned 2 files"), "{}", out.stdout);
+    assert!(out.stdout.contains("changes: 0 added, 2 modified, 0 removed, 0 unchanged"), "{}", out.stdout);
     assert!(
-        out.stderr.contains(
+        out.stdout.contains(
             "sent 2 request(s); purged mainland 2 URL(s), overseas 2 URL(s); quota left today (estimated): purge_urls/mainland 9998, purge_urls/overseas 9998"
         ),
         "{}",
-        out.stderr
+        out.stdout
     );
-    assert!(out.stderr.contains("owed: 0 pending, 0 deferred, 0 failed"), "{}", out.stderr);
-    assert!(out.stdout.is_empty(), "human text goes to stderr");
+    assert!(out.stdout.contains("owed: 0 pending, 0 deferred, 0 failed"), "{}", out.stdout);
+    // The summary is the result: on stdout; stderr has only diagnostics (the placeholder domain).
+    assert!(!out.stderr.contains("scanned") && !out.stderr.contains("owed:"), "{}", out.stderr);
+    assert!(out.stderr.contains("warning: domain[0].host is still the placeholder www.example.com"), "{}", out.stderr);
 }
 
 /// Progress bars appear on a terminal (a pseudo-terminal from `script`), never in a pipe.
@@ -149,6 +151,14 @@ fn progress_bars_only_on_a_terminal() {
     let tty = run(format!("{bin} sync --full"));
     let text = String::from_utf8_lossy(&tty.stdout);
     assert!(text.contains("hashing"), "a bar while hashing on a terminal: {text}");
+    // The rate reads like a number people use: `56/s`, `3.4/s`, `1.2k/s` (not `1,234.5678/s`).
+    let rates: Vec<&str> = text.split(|c: char| c.is_whitespace() || c == '\r').filter(|w| w.ends_with("/s")).collect();
+    assert!(!rates.is_empty(), "{text}");
+    for r in rates {
+        let n = r.trim_end_matches("/s").trim_end_matches(['k', 'M']);
+        let human = n.parse::<f64>().is_ok() && !n.contains(',') && n.split('.').nth(1).is_none_or(|d| d.len() == 1);
+        assert!(human, "rate {r:?} in {text}");
+    }
     let piped = site.run(&["sync", "--full"]);
     assert!(!piped.stderr.contains("hashing"), "{}", piped.stderr);
     let quiet = run(format!("{bin} -q sync --full"));

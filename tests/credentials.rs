@@ -392,7 +392,7 @@ fn binary_uses_a_644_tccli_profile_and_names_a_missing_one() {
     let out = site.run_env(&["status"], &[]);
     out.expect(0);
     assert!(out.stderr.contains("readable by group or others") && out.stderr.contains("chmod 600"), "{}", out.stderr);
-    assert!(out.stderr.contains("tccli profile default") && out.stderr.contains("AKID…0001"), "{}", out.stderr);
+    assert!(out.stdout.contains("tccli profile default") && out.stdout.contains("AKID…0001"), "{}", out.stdout);
     let out = site.run_env(&["sync", "-v"], &[("TCCLI_PROFILE", "nosuch")]);
     out.expect(2);
     assert!(out.stderr.contains("TCCLI_PROFILE=nosuch") && out.stderr.contains("nosuch.credential"), "{}", out.stderr);

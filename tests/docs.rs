@@ -256,9 +256,30 @@ fn every_json_field_is_described() {
     status.expect(0);
     assert!(!status.json()["tasks"].as_array().unwrap().is_empty(), "{}", status.stdout);
     assert!(!status.json()["jobs"].as_array().unwrap().is_empty(), "the failed job is owed: {}", status.stdout);
+    // `outbox` lists the owed jobs; `drop` gives them up, and `status` then lists them.
+    let outbox = site.run(&["--json", "outbox"]);
+    outbox.expect(0);
+    let dropped = site.run(&["--json", "outbox", "drop", "--failed", "--yes"]);
+    dropped.expect(0);
+    assert!(!dropped.json()["dropped"].as_array().unwrap().is_empty(), "{}", dropped.stdout);
+    assert_described(&doc, "Outbox", &[outbox.json(), dropped.json()], &["jobs", "dropped"]);
+    let after = site.run(&["--json", "status"]);
+    assert!(!after.json()["dropped"].as_array().unwrap().is_empty(), "{}", after.stdout);
+    // A waited sync: the `wait` object.
+    site.run(&["sync"]).expect(0);
+    site.write("index.html", "v2");
+    let waited = site.run(&["--json", "sync", "--wait=30"]);
+    waited.expect(0);
+    assert!(waited.json()["wait"]["tasks"].as_u64().unwrap() > 0, "{}", waited.stdout);
     // `status` lists its jobs in the report's job format, described with the report.
-    assert_described(&doc, "Status", &[status.json()], &["jobs"]);
-    assert_described(&doc, "Run report", &[plan.json(), accepted.json(), failed.json(), status.json()["jobs"].clone()], &[]);
+    assert_described(&doc, "Status", &[status.json(), after.json()], &["jobs", "job"]);
+    let jobs = [status.json()["jobs"].clone(), after.json()["dropped"][0]["job"].clone(), outbox.json()["jobs"].clone()];
+    assert_described(
+        &doc,
+        "Run report",
+        &[plan.json(), accepted.json(), failed.json(), waited.json(), jobs[0].clone(), jobs[1].clone(), jobs[2].clone()],
+        &[],
+    );
 
     let quota = site.run(&["--json", "quota"]);
     quota.expect(0);

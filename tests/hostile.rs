@@ -195,7 +195,8 @@ fn control_characters_from_outside_are_escaped_in_human_output() {
     fake.inject(FaultRule { action: Some("PurgeUrlsCache".into()), fault: Fault::Reply(200, refusal.to_string()), count: 2 });
     let out = site.run(&["-v", "sync"]);
     out.expect(3);
-    let stderr = out.stderr;
+    // Results go to stdout and diagnostics to stderr: both reach the terminal.
+    let stderr = format!("{}{}", out.stdout, out.stderr);
     assert!(!stderr.contains(['\u{1b}', '\r']), "raw control characters reached the terminal:\n{stderr:?}");
     assert!(stderr.contains("evil\\u{1b}[2J\\r\\nname.html"), "the name, escaped:\n{stderr}");
     assert!(stderr.contains("\\u{1b}[31mred\\u{1b}[0m\\r\\ncdnsync: forged line"), "the message, escaped:\n{stderr}");

@@ -222,7 +222,9 @@ fn a_refused_task_lookup_resends_and_names_the_missing_permission() {
     out.expect(0);
     let j = out.json();
     assert_eq!(j["outbox"]["pending"], 0, "{j}");
-    let warnings = j["warnings"].as_array().unwrap();
+    // (Besides the warning that www.example.com is still the example domain.)
+    let warnings: Vec<&serde_json::Value> =
+        j["warnings"].as_array().unwrap().iter().filter(|w| !w.as_str().unwrap().contains("placeholder")).collect();
     assert_eq!(warnings.len(), 1, "one warning for both jobs: {j}");
     let w = warnings[0].as_str().unwrap();
     assert!(w.contains("cdn:DescribePurgeTasks") && w.contains("2 job(s)") && w.contains("twice"), "{w}");

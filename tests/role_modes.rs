@@ -156,8 +156,8 @@ fn each_role_mode_purges_end_to_end_and_says_so_never_a_secret() {
         purge.expect(0);
         let status = run(&site, &mode, &["-vv", "status"]);
         status.expect(0);
-        assert!(status.stderr.contains(&format!("credentials: {}", mode.described)), "{}:\n{}", mode.name, status.stderr);
-        assert!(status.stderr.contains("), expires in "), "{}:\n{}", mode.name, status.stderr);
+        assert!(status.stdout.contains(&format!("credentials: {}", mode.described)), "{}:\n{}", mode.name, status.stdout);
+        assert!(status.stdout.contains("), expires in "), "{}:\n{}", mode.name, status.stdout);
         let json = run(&site, &mode, &["--json", "status"]);
         assert!(json.json()["credentials"].as_str().unwrap().starts_with(&mode.described), "{}", json.stdout);
         assert_nothing_secret(&a, &[sync, purge, status, json], &site);
@@ -180,12 +180,12 @@ fn a_role_that_cannot_be_had_stops_before_anything_is_done() {
     assert!(!site.state().join("manifest").exists(), "nothing was done");
     let status = site.run_env(&["status"], &[]);
     status.expect(0);
-    assert!(status.stderr.contains("credentials: none usable: CVM role: metadata service"), "{}", status.stderr);
+    assert!(status.stdout.contains("credentials: none usable: CVM role: metadata service"), "{}", status.stdout);
     // "auto" with nothing anywhere: every place looked at, in order.
     let site = TempSite::new(&a.cdn, "", "");
     let status = site.run_env(&["status"], &[]);
     status.expect(0);
-    let s = &status.stderr;
+    let s = &status.stdout;
     assert!(s.contains("credentials: none usable: no credentials found; looked at, in order:\n  1. environment: "), "{s}");
     assert!(s.contains("  2. credentials_file: not set in the config\n  3. tccli profile default ("), "{s}");
     assert!(s.contains("  4. SDK profile ") && s.contains("home/.tencentcloud/credentials: not found"), "{s}");

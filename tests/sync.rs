@@ -45,7 +45,7 @@ fn deploy_purges_exactly_what_changed_in_every_area() {
     out.expect(0);
     let j = out.json();
     assert_eq!(j["jobs"].as_array().unwrap().len(), 0, "{j}");
-    assert!(out.stderr.contains("baseline"), "{}", out.stderr);
+    assert!(out.stderr.contains("first sync: baseline recorded"), "{}", out.stderr);
     assert!(work_requests(&fake).is_empty(), "{:?}", fake.requests());
 
     deploy(&site);
@@ -182,9 +182,14 @@ fn refused_domain_fails_with_exit_3_and_stays_owed() {
     // The good domain was purged regardless.
     assert!(fake.urls(JobKind::PurgeUrls, Area::Mainland).contains(&format!("{BASE}index.html")));
     assert_eq!(j["outbox"]["failed"], 1);
-    // Kept as failed, not retried by a plain sync, shown by status.
+    // Kept as failed, not retried by a plain sync: reported as held, but this run (which had
+    // nothing to do) exits 0; status shows it.
     let again = site.run(&["--json", "sync"]);
-    again.expect(3);
+    again.expect(0);
+    let held = again.json()["held"].as_array().unwrap().clone();
+    assert_eq!(held.len(), 1, "{}", again.stdout);
+    assert_eq!((held[0]["host"].as_str(), held[0]["status"].as_str()), (Some("cdn.other.com"), Some("failed")));
+    assert!(again.json()["jobs"].as_array().unwrap().is_empty(), "{}", again.stdout);
     let st = site.run(&["--json", "status"]);
     st.expect(0);
     assert_eq!(st.json()["outbox"]["failed"], 1);
@@ -264,6 +269,6 @@ fn status_shows_masked_secret_id() {
     site.run(&["sync"]).expect(0);
     let out = site.run(&["status"]);
     out.expect(0);
-    assert!(out.stderr.contains("AKID…0000") && !out.stderr.contains(SECRET_ID), "{}", out.stderr);
-    assert!(out.stderr.contains("tracked files: 16"), "{}", out.stderr);
+    assert!(out.stdout.contains("AKID…0000") && !out.stdout.contains(SECRET_ID) && !out.stderr.contains(SECRET_ID), "{}", out.stdout);
+    assert!(out.stdout.contains("tracked files: 16"), "{}", out.stdout);
 }

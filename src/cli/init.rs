@@ -1,8 +1,11 @@
-//! `cdnsync init`: write a commented config tuned to the folder (never overwrites one).
+//! `cdnsync init`: write a commented config tuned to the folder (never overwrites one): the
+//! generator's output folder, the site's address from the generator's own config, `.cdnsync/` in
+//! `.gitignore` inside a git work tree.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::render::Output;
+use super::{out, siteurl};
 use cdnsync::{Error, Result};
 
 /// The commented template: every key of `docs/config.md`.
@@ -12,7 +15,9 @@ pub const TEMPLATE: &str = include_str!("../../cdnsync.toml.example");
 pub fn detect(dir: &Path) -> Option<(&'static str, &'static str)> {
     let has = |f: &str| dir.join(f).exists();
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
-    if has("hugo.toml") || has("hugo.yaml") || has("hugo.json") || (has("config.toml") && read("config.toml").contains("baseURL")) {
+    let hugo_files = ["hugo.toml", "hugo.yaml", "hugo.yml", "hugo.json", "config/_default"];
+    let hugo_config = ["config.toml", "config.yaml", "config.yml", "config.json"].iter().any(|f| read(f).contains("baseURL"));
+    if hugo_files.iter().any(|f| has(f)) || hugo_config {
         return Some(("Hugo", "public"));
     }
     if has("config.toml") && read("config.toml").contains("base_url") || has("zola.toml") {
@@ -30,28 +35,87 @@ pub fn detect(dir: &Path) -> Option<(&'static str, &'static str)> {
     None
 }
 
-pub fn run(config_path: &Path, publish_dir: Option<&Path>, out: &Output) -> Result<u8> {
+/// Hugo keeps deleted pages in `public/` unless told to clean it: said in the written config.
+const HUGO_CLEAN: &str = "# Hugo: build with `hugo --cleanDestinationDir` (e.g. `hugo --minify --cleanDestinationDir`):\n\
+# without it a page you delete stays in public/, so cdnsync never sees it removed nor purges it.\n";
+
+pub fn run(config_path: &Path, publish_dir: Option<&Path>, o: &Output) -> Result<u8> {
     if config_path.exists() {
         return Err(Error::Usage(format!("{} already exists; cdnsync init never overwrites a config", config_path.display())));
     }
     let base = config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let (publish, why) = match publish_dir {
-        Some(p) => (p.to_string_lossy().into_owned(), "given on the command line".to_string()),
-        None => match detect(base) {
-            Some((gen, dir)) => (dir.to_string(), format!("{gen} project detected")),
-            None => ("public".to_string(), "default; edit it if your site is built elsewhere".to_string()),
-        },
+    let generator = detect(base);
+    let (publish, why) = match (publish_dir, generator) {
+        (Some(p), _) => (p.to_string_lossy().into_owned(), "given on the command line".to_string()),
+        (None, Some((gen, dir))) => (dir.to_string(), format!("{gen} project detected")),
+        (None, None) => ("public".to_string(), "default; edit it if your site is built elsewhere".to_string()),
     };
-    let text = TEMPLATE.replacen("publish_dir = \"public\"", &format!("publish_dir = {}", toml_string(&publish)), 1);
-    let text = text.replacen("# cdnsync.toml", &format!("# cdnsync.toml — publish_dir: {why}"), 1);
+    let mut text = TEMPLATE.replacen("publish_dir = \"public\"", &format!("publish_dir = {}", toml_string(&publish)), 1);
+    if generator.is_some_and(|(g, _)| g == "Hugo") {
+        text = text.replacen("\npublish_dir = ", &format!("\n{HUGO_CLEAN}publish_dir = "), 1);
+    }
+    text = text.replacen("# cdnsync.toml", &format!("# cdnsync.toml — publish_dir: {why}"), 1);
+    // The site's address, from the generator's own config.
+    let (site, site_note) = match generator.map(|(g, _)| (g, siteurl::find(base, g))) {
+        Some((_, Ok(Some(u)))) if siteurl::is_placeholder(&u.host) => {
+            (None, format!("{} names {}, a placeholder: set [[domain]] host yourself", u.from, u.host))
+        }
+        Some((_, Ok(Some(u)))) => {
+            text = text.replacen("host = \"www.example.com\"", &format!("host = {}", toml_string(&u.host)), 1);
+            text = text.replacen("scheme = \"https\"", &format!("scheme = {}", toml_string(&u.scheme)), 1);
+            text = text.replacen("base_path = \"/\"", &format!("base_path = {}", toml_string(&u.base_path)), 1);
+            let note = format!("[[domain]]: {}://{}{} (from {})", u.scheme, u.host, u.base_path, u.from);
+            (Some(u), note)
+        }
+        Some(("Eleventy", _)) => (None, "Eleventy has no site URL setting: set [[domain]] host (and base_path) yourself".to_string()),
+        Some((g, Ok(None))) => (None, format!("{g} sets no site URL: set [[domain]] host yourself")),
+        Some((_, Err(why))) => (None, format!("cannot use the site URL: {why}; set [[domain]] host yourself")),
+        None => (None, "no site generator found: set [[domain]] host yourself".to_string()),
+    };
     std::fs::write(config_path, text).map_err(|e| Error::io(config_path, e))?;
-    if out.json {
-        println!("{}", serde_json::json!({"config": config_path, "publish_dir": publish, "reason": why}));
-    } else if !out.quiet {
-        eprintln!("wrote {} (publish_dir = \"{publish}\": {why})", config_path.display());
-        eprintln!("next: set [[domain]] host, then `cdnsync plan`; the first `cdnsync sync` records a baseline");
+    let ignored = gitignore(base)?;
+    if o.json {
+        let v = serde_json::json!({
+            "config": config_path, "publish_dir": publish, "reason": why,
+            "host": site.as_ref().map(|u| &u.host), "scheme": site.as_ref().map(|u| &u.scheme),
+            "base_path": site.as_ref().map(|u| &u.base_path), "site_url_from": site.as_ref().map(|u| &u.from),
+            "gitignore": ignored,
+        });
+        out::stdout(&format!("{v}\n"));
+    } else if !o.quiet {
+        let mut s = format!("wrote {} (publish_dir = \"{publish}\": {why})\n{site_note}\n", config_path.display());
+        if let Some(g) = &ignored {
+            s += &format!("added .cdnsync/ to {} (the state directory is per machine, never committed)\n", g.display());
+        }
+        if generator.is_some_and(|(g, _)| g == "Hugo") {
+            s += "Hugo: build with --cleanDestinationDir, or deleted pages stay in public/ and are never purged\n";
+        }
+        s += "next: `cdnsync plan`; the first `cdnsync sync` records a baseline (under CI it purges each domain's root)\n";
+        out::stdout(&s);
     }
     Ok(0)
+}
+
+/// In a git work tree (`.git` here or in a parent folder), make `.gitignore` beside the config
+/// ignore `.cdnsync/`. Returns the file when it was changed.
+fn gitignore(base: &Path) -> Result<Option<PathBuf>> {
+    let abs = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    if !abs.ancestors().any(|d| d.join(".git").exists()) {
+        return Ok(None);
+    }
+    let path = base.join(".gitignore");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    if text.lines().any(|l| matches!(l.trim(), ".cdnsync" | ".cdnsync/" | "/.cdnsync" | "/.cdnsync/" | ".cdnsync/*")) {
+        return Ok(None);
+    }
+    let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
+    std::fs::write(&path, format!("{text}{sep}# cdnsync's state (manifest, outbox): per machine, never committed\n.cdnsync/\n"))
+        .map_err(|e| Error::io(&path, e))?;
+    Ok(Some(path))
 }
 
 fn toml_string(s: &str) -> String {

@@ -1,7 +1,11 @@
 //! The command line (`docs/cli.md`): clap arguments -> library calls -> exit code.
 
 mod init;
+mod out;
+mod outbox;
 mod render;
+mod siteurl;
+mod tables;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -24,13 +28,15 @@ Examples:
   cdnsync purge /docs/index.html   purge one file's URLs on every domain
   cdnsync purge --dir blog         purge a directory
   cdnsync status                   owed jobs and last deploy
+  cdnsync outbox drop --failed     give up jobs the API refused (asks first)
 
 Credentials come from TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_TOKEN),
 a credentials_file, tccli's / the SDKs' profile, or a role ([provider] credentials = \"cvm_role\",
 \"role\", \"oidc\") — never from the command line.
 
 Exit codes: 0 done, 1 runtime failure (work stays owed), 2 usage or config error,
-3 refused by the API, 4 deferred by daily quota, 5 state directory locked.";
+3 refused by the API, 4 deferred by daily quota, 5 state directory locked.
+An exit code reports the run it ends: jobs refused in earlier runs are listed, not exit 3.";
 
 /// Keeps a Tencent Cloud CDN cache in step with a static site: purges exactly what changed.
 #[derive(Debug, Parser)]
@@ -70,6 +76,28 @@ impl From<AreaArg> for Area {
     }
 }
 
+/// `--if-no-state`: what a sync that finds no manifest does.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum NoStateArg {
+    /// Record the tree as deployed, purge nothing
+    Baseline,
+    /// Purge each domain's root once per area, record the tree
+    #[value(name = "purge_all")]
+    PurgeAll,
+    /// Exit 2, do nothing
+    Fail,
+}
+
+impl From<NoStateArg> for config::NoStateRule {
+    fn from(a: NoStateArg) -> Self {
+        match a {
+            NoStateArg::Baseline => config::NoStateRule::Baseline,
+            NoStateArg::PurgeAll => config::NoStateRule::PurgeAll,
+            NoStateArg::Fail => config::NoStateRule::Fail,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a commented cdnsync.toml for PUBLISH_DIR (never overwrites one)
@@ -103,6 +131,10 @@ pub enum Command {
         /// Resend jobs the API refused in an earlier run (after fixing the cause)
         #[arg(long)]
         retry_failed: bool,
+        /// With no manifest (a first deploy, a CI cache miss): baseline, purge_all or fail
+        /// [default: if_no_state of the config, else purge_all under CI, else baseline]
+        #[arg(long, value_enum, value_name = "RULE")]
+        if_no_state: Option<NoStateArg>,
     },
     /// Sync on every settled burst of changes, until SIGINT/SIGTERM
     Watch {
@@ -123,6 +155,9 @@ pub enum Command {
         /// Allow a full URL whose host is in no [[domain]] (otherwise exit 2, nothing sent)
         #[arg(long)]
         any_host: bool,
+        /// Then poll the API until the tasks finish (default 600 s)
+        #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "600")]
+        wait: Option<u64>,
     },
     /// Prefetch now (same address forms as purge)
     Prefetch {
@@ -134,6 +169,14 @@ pub enum Command {
         /// Allow a full URL whose host is in no [[domain]] (otherwise exit 2, nothing sent)
         #[arg(long)]
         any_host: bool,
+        /// Then poll the API until the tasks finish (default 600 s)
+        #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "600")]
+        wait: Option<u64>,
+    },
+    /// Owed jobs (pending, deferred, failed) with their errors; drop or retry them
+    Outbox {
+        #[command(subcommand)]
+        action: Option<outbox::Action>,
     },
     /// Tracked files, last deploy, owed jobs (pending / deferred / failed)
     Status {
@@ -148,9 +191,15 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the manual page (roff) of cdnsync, or of one command
+    Man {
+        /// The command whose page to print (cdnsync-COMMAND(1))
+        command: Option<String>,
+    },
 }
 
 fn init_logging(args: &Args) {
+    let watch = matches!(args.command, Command::Watch { .. });
     let level = if args.quiet {
         "error"
     } else {
@@ -164,22 +213,26 @@ fn init_logging(args: &Args) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CDNSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("cdnsync={level}")));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .without_time()
-        .try_init();
+        .with_target(false);
+    // A watcher's lines carry their time, unless journald (which stamps each line) reads them.
+    if watch && !tables::stderr_is_journald() {
+        let _ = fmt.try_init();
+    } else {
+        let _ = fmt.without_time().try_init();
+    }
 }
 
-fn config_path(args: &Args) -> PathBuf {
+pub(crate) fn config_path(args: &Args) -> PathBuf {
     args.config.clone().unwrap_or_else(|| PathBuf::from("cdnsync.toml"))
 }
 
 /// The credentials provider for `cfg`, checked: temporary credentials are fetched once now, so
 /// that a missing role or a refusing STS is an error before anything is done.
-fn credentials(cfg: &config::Config, rt: &tokio::runtime::Runtime) -> Result<SharedProvider> {
+pub(crate) fn credentials(cfg: &config::Config, rt: &tokio::runtime::Runtime) -> Result<SharedProvider> {
     let provider = cdnsync::credential_provider(cfg, Arc::new(clock::SystemClock))?;
     rt.block_on(provider.current())?;
     Ok(provider)
@@ -208,12 +261,14 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| Error::runtime("the async runtime", e))
 }
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(args: Args) -> u8 {
+    // While the process is still single-threaded: the local time of the next quota reset.
+    tables::learn_local_offset();
     init_logging(&args);
     match run_inner(&args) {
         Ok(code) => code,
@@ -221,13 +276,13 @@ pub fn run(args: Args) -> u8 {
             if args.json {
                 render::json_error(&e);
             }
-            eprintln!("{}", render::error_line(&e));
+            out::stderr(&format!("{}\n", render::error_line(&e)));
             e.exit_code()
         }
     }
 }
 
-fn engine(args: &Args, cfg: config::Config, creds: impl Into<SharedProvider>) -> Result<Engine<AnyApi>> {
+pub(crate) fn engine(args: &Args, cfg: config::Config, creds: impl Into<SharedProvider>) -> Result<Engine<AnyApi>> {
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
     let api = cdnsync::api_for(&cfg, creds, clock.clone())?;
     let mut e = Engine::new(cfg, api, clock);
@@ -239,9 +294,13 @@ fn run_inner(args: &Args) -> Result<u8> {
     let out = render::Output { json: args.json, quiet: args.quiet, verbose: args.verbose };
     match &args.command {
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Args::command(), "cdnsync", &mut std::io::stdout());
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut Args::command(), "cdnsync", &mut buf);
+            out::stdout(&String::from_utf8_lossy(&buf));
             Ok(0)
         }
+        Command::Man { command } => outbox::man(Args::command(), command.as_deref()),
+        Command::Outbox { action } => outbox::run(args, &out, action.as_ref()),
         Command::Init { publish_dir } => init::run(&config_path(args), publish_dir.as_deref(), &out),
         Command::Plan { full, all } => {
             let cfg = config::load(&config_path(args))?;
@@ -251,7 +310,7 @@ fn run_inner(args: &Args) -> Result<u8> {
             out.report("plan", &report);
             Ok(0)
         }
-        Command::Sync { wait, full, all, baseline, retry_failed } => {
+        Command::Sync { wait, full, all, baseline, retry_failed, if_no_state } => {
             let cfg = config::load(&config_path(args))?;
             let rt = runtime()?;
             let creds = credentials(&cfg, &rt)?;
@@ -262,6 +321,7 @@ fn run_inner(args: &Args) -> Result<u8> {
                 baseline: *baseline,
                 retry_failed: *retry_failed,
                 wait: wait.map(Duration::from_secs),
+                if_no_state: if_no_state.map(Into::into),
                 ..SyncOptions::default()
             };
             let progress = render::Bars::new(!args.json && !args.quiet);
@@ -275,7 +335,8 @@ fn run_inner(args: &Args) -> Result<u8> {
             let rt = runtime()?;
             let creds = credentials(&cfg, &rt)?;
             let e = engine(args, cfg, creds)?;
-            let opts = cdnsync::watch::WatchOptions { poll: poll.map(Duration::from_millis), ..Default::default() };
+            let sink = args.json.then(render::ndjson_sink);
+            let opts = cdnsync::watch::WatchOptions { poll: poll.map(Duration::from_millis), sink, ..Default::default() };
             let summary = rt.block_on(async {
                 let shutdown = shutdown_signal()?;
                 cdnsync::watch::run(&e, &opts, &(), shutdown).await
@@ -283,13 +344,13 @@ fn run_inner(args: &Args) -> Result<u8> {
             out.watch_summary(&summary);
             Ok(0)
         }
-        Command::Purge { targets, dir, area, any_host } => {
-            let req = AdhocRequest { kind: JobKind::PurgeUrls, targets, dir: *dir, area: area.map(Area::from), any_host: *any_host };
-            adhoc(args, &out, &req)
+        Command::Purge { targets, dir, area, any_host, wait } => {
+            let (kind, area, wait) = (JobKind::PurgeUrls, area.map(Area::from), wait.map(Duration::from_secs));
+            adhoc(args, &out, &AdhocRequest { kind, targets, dir: *dir, area, any_host: *any_host, wait })
         }
-        Command::Prefetch { targets, area, any_host } => {
-            let req = AdhocRequest { kind: JobKind::PrefetchUrls, targets, dir: false, area: area.map(Area::from), any_host: *any_host };
-            adhoc(args, &out, &req)
+        Command::Prefetch { targets, area, any_host, wait } => {
+            let (kind, area, wait) = (JobKind::PrefetchUrls, area.map(Area::from), wait.map(Duration::from_secs));
+            adhoc(args, &out, &AdhocRequest { kind, targets, dir: false, area, any_host: *any_host, wait })
         }
         Command::Status { tasks } => {
             let cfg = config::load(&config_path(args))?;

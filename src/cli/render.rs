@@ -1,5 +1,5 @@
-//! Output (`docs/cli.md`, "Output streams"): human text to stderr, the JSON of `docs/json.md` to
-//! stdout. No decisions are made here.
+//! Output (`docs/cli.md`, "Output streams"): results on stdout (the JSON of `docs/json.md` with
+//! `--json`, else the human text), diagnostics and progress on stderr. No decisions are made here.
 //!
 //! Everything that came from outside (file names, URLs, hosts, task IDs, the API's messages,
 //! warnings and notes quoting them) goes through [`p`] before it reaches the terminal: control
@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use std::io::IsTerminal;
 
 use serde_json::json;
+
+use super::{out, tables};
 
 use cdnsync::api::{CdnApi, TaskState};
 use cdnsync::model::{Job, JobKind, JobStatus, QuotaBook};
@@ -24,7 +26,28 @@ pub struct Output {
 }
 
 fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).expect("JSON serialises"));
+    out::stdout(&(serde_json::to_string_pretty(v).expect("JSON serialises") + "\n"));
+}
+
+/// `watch --json`: one JSON line per sync, written as it ends (NDJSON), the run report with
+/// `event` (`sync` or `sync_failed`) and `at_unix`.
+pub fn ndjson_sink() -> cdnsync::watch::Sink {
+    use cdnsync::clock::Clock;
+    cdnsync::watch::Sink(std::sync::Arc::new(|ev: cdnsync::watch::WatchEvent<'_>| {
+        let at = cdnsync::clock::SystemClock.now_unix();
+        let mut v = match ev {
+            cdnsync::watch::WatchEvent::Synced(r) => {
+                let mut v = serde_json::to_value(r).expect("report serialises");
+                v["event"] = json!("sync");
+                v
+            }
+            cdnsync::watch::WatchEvent::Failed(e) => {
+                json!({"event": "sync_failed", "error": {"message": e.to_string(), "exit_code": e.exit_code()}})
+            }
+        };
+        v["at_unix"] = json!(at);
+        out::stdout(&format!("{v}\n"));
+    }))
 }
 
 /// A failed command under `--json` still prints one JSON document.
@@ -58,13 +81,13 @@ impl Output {
         }
         if self.quiet {
             for j in r.jobs.iter().filter(|j| j.status == JobStatus::Failed) {
-                eprintln!(
-                    "failed: {} {} {}: {}",
+                out::stderr(&format!(
+                    "failed: {} {} {}: {}\n",
                     j.action,
                     j.area,
                     p(&j.host),
                     j.error.as_ref().map(|e| format!("{}: {}", p(&e.code), p(&e.message))).unwrap_or_default()
-                );
+                ));
             }
             return;
         }
@@ -87,8 +110,9 @@ impl Output {
                 }
             }
         }
+        let mut diag = String::new();
         for w in &r.warnings {
-            s += &format!("warning: {}\n", p(w));
+            diag += &format!("warning: {}\n", p(w));
         }
         for n in &r.notes {
             s += &format!("note: {}\n", p(n));
@@ -101,6 +125,9 @@ impl Output {
             s += &format!("{} {} {} {}: {} URL(s), {}{}\n", j.action, j.kind, j.area, p(&j.host), j.urls.len(), j.status, task);
             if let Some(e) = &j.error {
                 s += &format!("  {}: {}\n", p(&e.code), p(&e.message));
+            }
+            if let (JobStatus::Deferred, Some(t)) = (j.status, j.not_before_unix) {
+                s += &format!("  goes out after {}\n", tables::goes_at(t));
             }
             let limit = if self.verbose > 0 { usize::MAX } else { SHOW_URLS };
             for u in j.urls.iter().take(limit) {
@@ -119,12 +146,14 @@ impl Output {
         if command != "plan" {
             s += &summary_line(r);
         }
+        s += &held_lines(r);
         let o = &r.outbox;
         s += &format!("owed: {} pending, {} deferred, {} failed\n", o.pending, o.deferred, o.failed);
-        if r.tasks_finished == Some(false) {
-            s += "some tasks had not finished (or failed) when --wait gave up\n";
+        if let Some(w) = &r.wait {
+            s += &tables::wait_end(w);
         }
-        eprint!("{s}");
+        out::result(self.json, &s);
+        out::stderr(&diag);
     }
 
     pub fn status(&self, st: &StatusReport) {
@@ -153,18 +182,34 @@ impl Output {
             }
             s.push('\n');
         }
-        for t in &st.tasks {
-            s += &format!("  task {}\n", p(&t.to_string()));
+        if !st.tasks.is_empty() {
+            s += &tables::tasks(&st.tasks);
         }
-        eprint!("{s}");
+        if let Some(last) = st.dropped.last() {
+            let urls: usize = st.dropped.iter().map(|d| d.job.urls.len()).sum();
+            s += &format!(
+                "given up (outbox drop): {} job(s), {urls} URL(s) never sent; the last at {} UTC+8: {} {} {}\n",
+                st.dropped.len(),
+                cdnsync::clock::datetime(last.dropped_unix, cdnsync::clock::CST_OFFSET_SECS),
+                last.job.kind,
+                last.job.area,
+                last.job.host
+            );
+        }
+        out::stdout(&s);
     }
 
     /// When the watcher stops.
     pub fn watch_summary(&self, s: &cdnsync::watch::WatchSummary) {
         if self.json {
-            print_json(&json!({"syncs": s.syncs, "failed_syncs": s.failed_syncs, "owed": s.owed_at_exit}));
+            // The last line of the NDJSON stream.
+            let v = json!({"event": "stopped", "syncs": s.syncs, "failed_syncs": s.failed_syncs, "owed": s.owed_at_exit});
+            out::stdout(&format!("{v}\n"));
         } else if !self.quiet {
-            eprintln!("cdnsync watch stopped after {} sync(s) ({} failed); {} job(s) owed", s.syncs, s.failed_syncs, s.owed_at_exit);
+            out::stderr(&format!(
+                "cdnsync watch stopped after {} sync(s) ({} failed); {} job(s) owed\n",
+                s.syncs, s.failed_syncs, s.owed_at_exit
+            ));
         }
     }
 
@@ -179,7 +224,7 @@ impl Output {
             s += &format!("{k:<24} {:>6} of {:>6} left today (at most {} per request)\n", e.available, e.total, e.batch);
         }
         s += "daily quotas reset at 00:00 China Standard Time (UTC+8)\n";
-        eprint!("{s}");
+        out::stdout(&s);
     }
 }
 
@@ -203,22 +248,32 @@ pub async fn task_states<A: CdnApi>(e: &Engine<A>) -> Vec<serde_json::Value> {
 
 /// Progress bars on stderr (hashing, then submitting), only when stderr is a terminal and
 /// neither `--json` nor `-q` was given.
+/// Off a terminal, `--wait` prints a line every [`LINE_EVERY_MS`] instead of a bar.
 pub struct Bars {
     on: bool,
+    lines: bool,
+    last_line_ms: std::sync::Mutex<i64>,
     bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
 }
 
+/// How often `--wait` prints a progress line when stderr is not a terminal.
+pub const LINE_EVERY_MS: i64 = 5000;
+
 impl Bars {
     pub fn new(wanted: bool) -> Self {
-        Bars { on: wanted && std::io::stderr().is_terminal(), bar: Default::default() }
+        let tty = std::io::stderr().is_terminal();
+        Bars { on: wanted && tty, lines: wanted && !tty, last_line_ms: Default::default(), bar: Default::default() }
     }
 
     fn start(&self, len: usize, what: &str) {
         if !self.on || len == 0 {
             return;
         }
-        let style = indicatif::ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+        let style = indicatif::ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {rate} eta {eta}")
             .expect("valid template")
+            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&tables::human_rate(s.per_sec()));
+            })
             .progress_chars("=> ");
         let bar = indicatif::ProgressBar::new(len as u64).with_style(style).with_message(what.to_string());
         if let Some(old) = self.bar.lock().expect("bar").replace(bar) {
@@ -256,6 +311,41 @@ impl Progress for Bars {
     fn job_done(&self, _job: &Job) {
         self.inc();
     }
+
+    fn waiting(&self, tasks: usize) {
+        self.start(tasks, "waiting");
+        if self.lines {
+            out::stderr(&format!("waiting for {tasks} task(s) to finish at the CDN\n"));
+        }
+    }
+
+    fn waited(&self, finished: usize, tasks: usize, elapsed_ms: i64) {
+        if let Some(b) = self.bar.lock().expect("bar").as_ref() {
+            b.set_position(finished as u64);
+        }
+        let mut last = self.last_line_ms.lock().expect("line time");
+        if self.lines && elapsed_ms - *last >= LINE_EVERY_MS {
+            *last = elapsed_ms;
+            out::stderr(&format!("waiting: {finished} of {tasks} task(s) finished after {} s\n", elapsed_ms / 1000));
+        }
+    }
+}
+
+/// The owed jobs a run did not send, and what to do about them.
+fn held_lines(r: &Report) -> String {
+    if r.held.is_empty() {
+        return String::new();
+    }
+    let failed = r.held.iter().filter(|j| j.status == JobStatus::Failed).count();
+    let mut s = format!("held from earlier runs (not this run's exit code): {} job(s), {failed} failed\n", r.held.len());
+    for j in &r.held {
+        s += &format!("  {} {} {} {} {}: {} URL(s)", p(&j.id), j.status, j.action, j.area, p(&j.host), j.urls.len());
+        if let Some(e) = &j.error {
+            s += &format!(" — {}: {}", p(&e.code), p(&e.message));
+        }
+        s.push('\n');
+    }
+    s
 }
 
 /// The quotas a report's jobs spend: (`kind/area`, before, after).

@@ -75,6 +75,12 @@ impl Builder {
         self.set(None, "manifest_url", url)
     }
 
+    /// `if_no_state`: what a sync that finds no manifest does (a built config never looks at the
+    /// `CI` variable: without this setter it is `baseline`).
+    pub fn if_no_state(self, rule: super::NoStateRule) -> Self {
+        self.set(None, "if_no_state", rule.as_str())
+    }
+
     /// `[provider] api`.
     pub fn api(self, api: Api) -> Self {
         self.set(Some("provider"), "api", api.as_str())
@@ -219,6 +225,11 @@ impl Builder {
     /// `[limits] concurrency`.
     pub fn concurrency(self, n: usize) -> Self {
         self.set(Some("limits"), "concurrency", whole(n))
+    }
+
+    /// `[limits] max_root_purges_per_day`.
+    pub fn max_root_purges_per_day(self, n: u32) -> Self {
+        self.set(Some("limits"), "max_root_purges_per_day", i64::from(n))
     }
 
     /// `[limits] requests_per_second`.

@@ -10,6 +10,7 @@ pub mod builder;
 pub mod credential_keys;
 pub mod edgeone;
 mod keys;
+mod nostate;
 pub(crate) mod raw;
 mod types;
 pub(crate) mod val;
@@ -23,9 +24,10 @@ pub use crate::model::Api;
 pub use builder::Builder;
 pub use credential_keys::{CredentialSettings, CredentialsMode};
 pub use edgeone::{PurgeMethod, Site};
+pub use nostate::{ci_is_set, NoStatePolicy, NoStateRule};
 pub use types::{
     default_endpoint, Collapse, Config, Domain, Endpoint, HttpMethod, IndexAlias, Limits, Provider, Scheme, SignatureMethod, V2Overseas,
-    Watch, BUILTIN_EXCLUDES, MAX_REQUESTS_PER_SECOND,
+    Watch, BUILTIN_EXCLUDES, DEFAULT_MAX_ROOT_PURGES_PER_DAY, MAX_REQUESTS_PER_SECOND,
 };
 pub use validate::{
     check_base_path, check_host, check_plain_http, compile_glob, is_loopback_host, parse_endpoint, MAX_DOMAINS, MAX_ERRORS, MAX_GLOBS,
@@ -138,13 +140,16 @@ fn read(path: &Path) -> Result<String, ConfigErrors> {
     })
 }
 
-/// Read, parse and validate a config file, then check what needs the filesystem.
+/// Read, parse and validate a config file, then check what needs the filesystem. Without an
+/// `if_no_state` key, the `CI` environment variable picks its default ([`ci_is_set`]).
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = read(path)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
-    let cfg = from_str(&text, path, &base)?;
+    let mut cfg = from_str(&text, path, &base)?;
     check_fs(&cfg)?;
+    // A file without `if_no_state` gets the default of where it runs: `purge_all` under CI.
+    cfg.if_no_state.apply_ci(std::env::var_os("CI").as_deref());
     Ok(cfg)
 }
 

@@ -16,6 +16,7 @@ pub struct RawConfig {
     pub exclude: Option<List<String>>,
     pub credentials_file: Option<Val<String>>,
     pub manifest_url: Option<Val<String>>,
+    pub if_no_state: Option<Val<String>>,
     pub provider: Option<Val<RawProvider>>,
     #[serde(rename = "domain")]
     pub domains: Option<List<RawDomain>>,
@@ -76,6 +77,7 @@ pub struct RawLimits {
     pub purge_paths_batch: Option<Val<i64>>,
     pub prefetch_batch: Option<Val<i64>>,
     pub retry_deadline_secs: Option<Val<i64>>,
+    pub max_root_purges_per_day: Option<Val<i64>>,
 }
 
 #[cfg(test)]

@@ -30,6 +30,22 @@ fn good_config_defaults() {
     assert!(c.exclude.is_match("docs/.index.html.Ab12Cd"));
     assert!(!c.exclude.is_match("docs/index.html"));
     assert!(c.exclude_dirs.is_match(".git"));
+    assert_eq!((c.if_no_state.rule, c.if_no_state.from_key), (NoStateRule::Baseline, false));
+    assert_eq!(c.limits.max_root_purges_per_day, DEFAULT_MAX_ROOT_PURGES_PER_DAY);
+}
+
+#[test]
+fn if_no_state_and_max_root_purges() {
+    let c = parse("publish_dir = \"p\"\nif_no_state = \"fail\"\n[[domain]]\nhost = \"a.com\"\n[limits]\nmax_root_purges_per_day = 0\n")
+        .unwrap();
+    assert_eq!(c.if_no_state.rule, NoStateRule::Fail);
+    assert_eq!(c.if_no_state.why, "if_no_state = \"fail\" in cdnsync.toml:2");
+    assert_eq!(c.limits.max_root_purges_per_day, 0);
+    let e = parse("publish_dir = \"p\"\nif_no_state = \"purge\"\n[[domain]]\nhost = \"a.com\"\n[limits]\nmax_root_purges_per_day = 101\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cdnsync.toml:2: if_no_state: expected one of \"baseline\", \"purge_all\", \"fail\", found \"purge\""), "{e}");
+    assert!(e.contains("cdnsync.toml:6: limits.max_root_purges_per_day: expected a whole number from 0 to 100"), "{e}");
 }
 
 /// One row per config mistake: (text, line, key, words the message must contain).

@@ -234,6 +234,10 @@ impl Default for Watch {
 /// The ceiling of `[limits] requests_per_second`: the documented per-action rate.
 pub const MAX_REQUESTS_PER_SECOND: u32 = limits::V3_REQUESTS_PER_SECOND;
 
+/// Default of `[limits] max_root_purges_per_day`: a whole-site flush chosen by a collapse is rare
+/// enough that a third one in a day means something is wrong (a generator rewriting every file).
+pub const DEFAULT_MAX_ROOT_PURGES_PER_DAY: u32 = 2;
+
 /// `[limits]`.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -251,6 +255,8 @@ pub struct Limits {
     pub prefetch_batch: u64,
     /// How long one run keeps retrying transient failures before leaving the job owed.
     pub retry_deadline: Duration,
+    /// How often a day (per domain and area) a collapse may choose a purge of the whole site.
+    pub max_root_purges_per_day: u32,
 }
 
 impl Limits {
@@ -274,6 +280,7 @@ impl Default for Limits {
             purge_paths_batch: limits::max_batch(JobKind::PurgePaths),
             prefetch_batch: limits::max_batch(JobKind::PrefetchUrls),
             retry_deadline: Duration::from_secs(300),
+            max_root_purges_per_day: DEFAULT_MAX_ROOT_PURGES_PER_DAY,
         }
     }
 }
@@ -298,6 +305,8 @@ pub struct Config {
     pub credentials_file: Option<PathBuf>,
     /// Where the published manifest can be fetched (CI runners without state).
     pub manifest_url: Option<String>,
+    /// What a sync that finds no manifest does (`if_no_state`, or the default for CI or not).
+    pub if_no_state: super::NoStatePolicy,
     /// `[provider]`.
     pub provider: Provider,
     /// `[[domain]]` blocks.

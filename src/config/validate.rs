@@ -272,6 +272,20 @@ fn excludes(v: &mut Validator, field: &Option<List<String>>, trigger_file: Optio
     (v.set(all, at, "exclude"), v.set(dirs, at, "exclude"))
 }
 
+/// `if_no_state`: the rule and where it was written; absent, the default (`config::load` then
+/// looks at the `CI` variable).
+fn no_state(v: &mut Validator, field: &Option<Val<String>>) -> super::NoStatePolicy {
+    let at = field.as_ref().and_then(Val::at);
+    match v.word(field, "if_no_state", &super::NoStateRule::WORDS).and_then(super::NoStateRule::parse) {
+        Some(rule) => {
+            let line = v.line(at).map(|l| format!(":{l}")).unwrap_or_default();
+            let why = format!("if_no_state = \"{}\" in {}{line}", rule.as_str(), v.file.display());
+            super::NoStatePolicy { rule, why, from_key: true }
+        }
+        None => super::NoStatePolicy::default(),
+    }
+}
+
 /// Validate a parsed config (the validator may hold errors already: unknown keys).
 pub(super) fn validate(raw: RawConfig, mut v: Validator) -> Result<Config, ConfigErrors> {
     let publish_dir = path(&mut v, &raw.publish_dir, "publish_dir", "the folder the CDN's origin serves");
@@ -294,6 +308,8 @@ pub(super) fn validate(raw: RawConfig, mut v: Validator) -> Result<Config, Confi
         }
     });
 
+    let if_no_state = no_state(&mut v, &raw.if_no_state);
+
     let provider = v.get(&raw.provider, "provider").map(|p| provider::provider(&mut v, p.v)).unwrap_or_default();
     let mut domains = domain::domains(&mut v, &raw.domains);
     super::edgeone::apply(&mut v, &raw, &provider, &mut domains);
@@ -309,6 +325,7 @@ pub(super) fn validate(raw: RawConfig, mut v: Validator) -> Result<Config, Confi
         exclude_dirs,
         credentials_file,
         manifest_url,
+        if_no_state,
         provider,
         domains,
         watch,

@@ -10,7 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod nostate;
+mod owed;
 mod scanned;
+mod wait;
+
+pub use owed::OutboxPick;
 
 use crate::api::{self, CdnApi, Failure};
 use crate::clock::Clock;
@@ -19,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::model::{Api, Job, JobStatus, QuotaBook};
 use crate::plan::adhoc;
 use crate::progress::{Cancel, Progress};
-use crate::report::{quota_after, JobReport, OutboxCounts, Report, StatusReport};
+use crate::report::{quota_after, JobReport, OutboxCounts, Report, StatusReport, WaitReport};
 use crate::scan::ScanSpec;
 use crate::state::history::History;
 use crate::state::ledger::Ledger;
@@ -40,6 +45,8 @@ pub struct SyncOptions {
     pub retry_failed: bool,
     /// Then poll the submitted tasks until they finish, at most this long.
     pub wait: Option<Duration>,
+    /// What to do when no manifest is found (`--if-no-state`); `None`: the config's `if_no_state`.
+    pub if_no_state: Option<crate::config::NoStateRule>,
     /// Only these paths (relative to `publish_dir`, files or directories) may have changed: rescan
     /// just them and carry the rest of the manifest over (watch mode, or a site generator that
     /// knows what it wrote). `Some(vec![])` scans nothing and only sends owed jobs. Ignored
@@ -62,6 +69,18 @@ pub struct Engine<A: CdnApi> {
     pub lock_timeout: Duration,
     /// The API's rate limits, as this engine's requests have used them.
     limits: RateLimits,
+}
+
+/// What sending some jobs gave.
+struct Sent {
+    /// Every job with its outcome.
+    done: Vec<Job>,
+    /// With `--wait`: how their tasks ended.
+    waited: Option<WaitReport>,
+    /// Requests made.
+    requests: usize,
+    /// What the run should say (a lookup the key may not make, say).
+    warnings: Vec<String>,
 }
 
 impl<A: CdnApi> Engine<A> {
@@ -123,23 +142,26 @@ impl<A: CdnApi> Engine<A> {
         let quota = self.known_quota();
         let s = scan_and_diff(&self.config, self.clock.as_ref(), opts, None, &(), &opts.cancel)?;
         let p = plan_jobs(&self.config, self.clock.as_ref(), opts, &s, &owed, &quota);
+        let (held, owed) = owed::hold_failed(owed, opts.retry_failed);
         let mut jobs = self.reports(&owed);
         jobs.extend(self.reports(&p.jobs));
         let mut notes = p.notes;
-        if s.baseline && !opts.baseline {
-            notes.push(match &self.config.manifest_url {
-                Some(url) => format!("no local manifest: `plan` does not fetch {url} (no network); `sync` will diff against it"),
-                None => "no manifest yet: the first sync records a baseline and purges nothing (use --all to purge everything)".into(),
-            });
+        if let Some((rule, why)) = &s.no_state {
+            notes.push(nostate::note(*rule, why, true, self.config.manifest_url.as_deref()));
         }
+        let mut warnings = s.warnings;
+        warnings.extend(owed::placeholder_warnings(&self.config));
         Ok(Report {
+            held: self.reports(&held),
+            no_state_rule: s.no_state.as_ref().map(|(r, _)| *r),
+            wait: None,
             changes: s.changes,
             jobs,
             outbox: OutboxCounts::of(&owed),
             scan: s.scan,
             baseline: s.baseline,
             notes,
-            warnings: s.warnings,
+            warnings,
             quota_after: quota_after(&p.quota_before, &p.quota_used),
             quota_before: p.quota_before,
             tasks_finished: None,
@@ -161,6 +183,9 @@ impl<A: CdnApi> Engine<A> {
         let mut notes = Vec::new();
         let remote = self.fetch_published(&mut notes, &mut warnings).await;
         let s = self.scan_off_runtime(opts, remote, progress).await?;
+        if let Some((crate::config::NoStateRule::Fail, why)) = &s.no_state {
+            return Err(nostate::fail(&self.config, why.clone()));
+        }
         // Plan with the last known quota; only when there is something to send is the API asked
         // for fresh numbers (and the plan redone with them), so a sync that finds nothing to do
         // needs no network at all.
@@ -179,6 +204,7 @@ impl<A: CdnApi> Engine<A> {
         }
         let quota = fresh.unwrap_or(known);
         warnings.extend(s.warnings.iter().cloned());
+        warnings.extend(owed::placeholder_warnings(&self.config));
         // Persist: the jobs first, then the manifest that makes them owed.
         let mut new_jobs = p.jobs;
         for j in &mut new_jobs {
@@ -194,44 +220,33 @@ impl<A: CdnApi> Engine<A> {
         }
         crate::failpoint::hit("manifest-written");
         // Submit: owed jobs first, then the new ones.
-        let (held, mut to_send): (Vec<Job>, Vec<Job>) = owed.into_iter().partition(|j| j.status == JobStatus::Failed && !opts.retry_failed);
+        let (held, mut to_send) = owed::hold_failed(owed, opts.retry_failed);
         to_send.extend(new_jobs);
-        let ledger = Ledger::new(&self.config.state_dir);
-        let history = self.history();
-        let submitter = self.submitter(&outbox, progress, !to_send.is_empty(), &ledger, &history);
-        let done = submitter.run(to_send, Some(quota)).await?;
-        history.record(&done)?;
-        warnings.extend(submitter.warnings());
-        let tasks_finished = match opts.wait {
-            Some(limit) => {
-                let accepted: Vec<&Job> = done.iter().filter(|j| j.status == JobStatus::Accepted).collect();
-                Some(submitter.wait_for(&accepted, limit).await)
-            }
-            None => None,
-        };
+        let Sent { done, waited, requests, warnings: sent_warnings } =
+            self.send(&outbox, to_send, Some(quota), opts.wait, progress).await?;
+        warnings.extend(sent_warnings);
         // Report.
         let remaining = outbox.load()?;
         if self.config.manifest_url.is_some() {
             self.publish_manifest(&s, remaining.is_empty(), &mut notes)?;
         }
-        let mut jobs = self.reports(&done);
-        jobs.extend(self.reports(&held));
+        let jobs = self.reports(&done);
         notes.extend(p.notes);
         notes.extend(self.api.take_notes());
-        if s.baseline {
-            notes.push(if opts.baseline {
-                "baseline recorded: the current tree counts as deployed; nothing new was purged".into()
-            } else {
-                "first sync: baseline recorded, nothing purged (the next sync purges what changes; --all purges everything)".into()
-            });
+        if opts.baseline {
+            notes.push("baseline recorded: the current tree counts as deployed; nothing new was purged".into());
+        }
+        if let Some((rule, why)) = &s.no_state {
+            notes.push(nostate::note(*rule, why, false, self.config.manifest_url.as_deref()));
         }
         if !held.is_empty() {
-            notes.push(format!(
-                "{} job(s) refused earlier are kept as failed; fix the cause, then run `cdnsync sync --retry-failed`",
-                held.len()
-            ));
+            notes.push(owed::held_note(held.len()));
         }
         Ok(Report {
+            held: self.reports(&held),
+            no_state_rule: s.no_state.as_ref().map(|(r, _)| *r),
+            tasks_finished: waited.as_ref().and_then(|w| w.finished()),
+            wait: waited,
             changes: s.changes,
             jobs,
             outbox: OutboxCounts::of(&remaining),
@@ -241,8 +256,7 @@ impl<A: CdnApi> Engine<A> {
             warnings,
             quota_after: quota_after(&p.quota_before, &p.quota_used),
             quota_before: p.quota_before,
-            tasks_finished,
-            requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
+            requests,
         })
     }
 
@@ -353,20 +367,47 @@ impl<A: CdnApi> Engine<A> {
         }
         outbox.put(&jobs)?;
         let quota = self.fresh_quota().await.ok().flatten();
-        let ledger = Ledger::new(&self.config.state_dir);
-        let history = self.history();
-        let submitter = self.submitter(&outbox, progress, true, &ledger, &history);
-        let done = submitter.run(jobs, quota).await?;
-        history.record(&done)?;
+        let Sent { done, waited, requests, warnings } = self.send(&outbox, jobs, quota, req.wait, progress).await?;
         let remaining = outbox.load()?;
+        let held = owed::others(&remaining, &done);
+        let mut notes = self.api.take_notes();
+        if held.iter().any(|j| j.status == JobStatus::Failed) {
+            notes.push(owed::held_note(held.iter().filter(|j| j.status == JobStatus::Failed).count()));
+        }
         Ok(Report {
             jobs: self.reports(&done),
-            warnings: submitter.warnings(),
-            notes: self.api.take_notes(),
+            warnings,
+            held: self.reports(&held),
+            notes,
             outbox: OutboxCounts::of(&remaining),
-            requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
+            requests,
+            tasks_finished: waited.as_ref().and_then(|w| w.finished()),
+            wait: waited,
             ..Report::default()
         })
+    }
+
+    /// Send `jobs` (already in the outbox) and record what became of them (the history, today's
+    /// whole-site purges); then, with `wait`, poll their tasks until they finish.
+    async fn send(
+        &self,
+        outbox: &Outbox,
+        jobs: Vec<Job>,
+        quota: Option<QuotaBook>,
+        wait: Option<Duration>,
+        progress: &dyn Progress,
+    ) -> Result<Sent> {
+        let ledger = Ledger::new(&self.config.state_dir);
+        let history = self.history();
+        let submitter = self.submitter(outbox, progress, !jobs.is_empty(), &ledger, &history);
+        let done = submitter.run(jobs, quota).await?;
+        history.record(&done)?;
+        owed::count_root_purges(&self.config, &done, self.clock.now_unix());
+        let waited = match wait {
+            Some(limit) => Some(self.wait_tasks(&done, limit, progress).await),
+            None => None,
+        };
+        Ok(Sent { requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed), warnings: submitter.warnings(), done, waited })
     }
 
     /// The most recently accepted jobs, oldest first (`state_dir/history.json`).
@@ -391,6 +432,7 @@ impl<A: CdnApi> Engine<A> {
             jobs: self.reports(&owed),
             credentials: None,
             tasks: Vec::new(),
+            dropped: self.dropped(),
         })
     }
 

@@ -2,6 +2,7 @@
 //! published one), and plan the jobs for what changed. Blocking work, run off the async runtime.
 
 use crate::clock::Clock;
+use crate::config::NoStateRule;
 use crate::config::{Config, V2Overseas};
 use crate::error::Result;
 use crate::model::{Api, ChangeSet, Job, QuotaBook, Snapshot};
@@ -9,7 +10,7 @@ use crate::plan::{self, PlanInput};
 use crate::progress::{Cancel, Progress};
 use crate::report::ScanStats;
 use crate::scan::{self, PreviousScan, ScanSpec};
-use crate::state::manifest;
+use crate::state::{manifest, roots::RootPurges};
 
 use super::SyncOptions;
 
@@ -27,6 +28,11 @@ pub(super) struct Scanned {
     pub(super) previous: Option<manifest::Manifest>,
     /// `previous` is this state directory's own manifest.
     pub(super) prev_is_local: bool,
+    /// No manifest was found (and neither `--all` nor `--baseline` was given): the rule that
+    /// applies and why (`if_no_state`).
+    pub(super) no_state: Option<(NoStateRule, String)>,
+    /// Whole-site purges accepted today, per `host/area` (`[limits] max_root_purges_per_day`).
+    pub(super) roots_today: std::collections::BTreeMap<String, u32>,
 }
 
 /// Scan `publish_dir` and diff it with the manifest (local, else `remote`). Blocking.
@@ -68,6 +74,7 @@ pub(super) fn scan_and_diff(
     };
     let stats = ScanStats { files: scanned.snapshot.len(), hashed: scanned.hashed, reused: scanned.reused };
     let baseline = opts.baseline || (prev.is_none() && !opts.all);
+    let no_state = (prev.is_none() && !opts.baseline && !opts.all).then(|| super::nostate::rule(config, opts));
     let empty = Snapshot::default();
     let changes = plan::diff::diff(prev.as_ref().map_or(&empty, |m| &m.snapshot), &scanned.snapshot);
     Ok(Scanned {
@@ -78,6 +85,8 @@ pub(super) fn scan_and_diff(
         warnings: scanned.warnings,
         baseline,
         previous: prev,
+        no_state,
+        roots_today: RootPurges::new(&config.state_dir).today(clock.now_unix()),
     })
 }
 
@@ -91,7 +100,10 @@ pub(super) fn plan_jobs(
     quota: &QuotaBook,
 ) -> plan::Plan {
     if s.baseline {
-        return plan::Plan::default();
+        return match &s.no_state {
+            Some((NoStateRule::PurgeAll, _)) => super::nostate::whole_site_plan(config, owed, quota, clock.now_unix()),
+            _ => plan::Plan::default(),
+        };
     }
     let v2_dedicated = config.provider.api == Api::V2 && config.provider.v2_overseas == V2Overseas::Dedicated;
     plan::make_plan(&PlanInput {
@@ -104,5 +116,6 @@ pub(super) fn plan_jobs(
         all: opts.all,
         overseas_prefetch_batch: v2_dedicated.then_some(crate::model::limits::V2_DEDICATED_OVERSEAS_PREFETCH_BATCH),
         now_unix: clock.now_unix(),
+        roots_today: &s.roots_today,
     })
 }

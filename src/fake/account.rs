@@ -206,10 +206,16 @@ impl Account {
         task_id
     }
 
-    /// `process` until `cfg.task_duration` has passed since the job was accepted, then `done`.
+    /// `process` until `cfg.task_duration` has passed since the job was accepted, then `done` (or
+    /// `fail` for a URL of `cfg.failing_tasks`).
     pub fn task_status(&self, a: &AcceptedJob) -> &'static str {
         if self.cfg.clock.now_ms() >= a.at_ms + self.cfg.task_duration.as_millis() as i64 {
-            "done"
+            let fails = a.urls.iter().any(|u| self.cfg.failing_tasks.iter().any(|f| u.contains(f.as_str())));
+            if fails {
+                "fail"
+            } else {
+                "done"
+            }
         } else {
             "process"
         }

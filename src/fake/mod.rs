@@ -96,6 +96,9 @@ pub struct FakeConfig {
     pub v2_rate_per_min: usize,
     /// How long a task stays `process` before `done`.
     pub task_duration: Duration,
+    /// A CDN task with a URL containing one of these ends `fail` instead of `done` (API 3.0):
+    /// an origin that cannot be reached, say.
+    pub failing_tasks: Vec<String>,
     /// Share of requests (0..1) that get a random transient fault.
     pub fault_rate: f64,
     /// Seed of the random faults.
@@ -126,6 +129,7 @@ impl Default for FakeConfig {
             rate_per_sec: account::V3_RATE_PER_SEC,
             v2_rate_per_min: account::V2_RATE_PER_MIN,
             task_duration: Duration::ZERO,
+            failing_tasks: Vec::new(),
             fault_rate: 0.0,
             seed: 1,
             clock: Arc::new(SystemClock),

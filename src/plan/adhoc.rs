@@ -27,6 +27,8 @@ pub struct Request<'a> {
     pub area: Option<Area>,
     /// Allow URLs whose host is in no `[[domain]]`.
     pub any_host: bool,
+    /// Then poll the accepted tasks until they finish, at most this long (`--wait`).
+    pub wait: Option<std::time::Duration>,
 }
 
 /// The jobs for `req`, cut into batches no larger than `limits` allow.
@@ -135,7 +137,7 @@ mod tests {
     }
 
     fn req<'a>(targets: &'a [String]) -> Request<'a> {
-        Request { kind: JobKind::PurgeUrls, targets, dir: false, area: None, any_host: false }
+        Request { kind: JobKind::PurgeUrls, targets, dir: false, area: None, any_host: false, wait: None }
     }
 
     fn strings(v: &[&str]) -> Vec<String> {

@@ -105,6 +105,27 @@ fn count_under<'a>(dirs: impl Iterator<Item = &'a str>) -> HashMap<&'a str, u64>
 /// - `url_budget` / `path_budget`: what today's quotas leave for this domain;
 /// - `everything`: treat the whole site as changed (`sync --all`).
 pub fn collapse(counts: &DirCounts<'_>, urls: &[Option<&str>], url_budget: u64, path_budget: u64, everything: bool) -> Collapsed {
+    collapse_with(counts, urls, url_budget, path_budget, everything, true)
+}
+
+/// The key of a domain and area in the count of whole-site purges (`[limits]
+/// max_root_purges_per_day`).
+pub fn root_key(host: &str, area: crate::model::Area) -> String {
+    format!("{host}/{area}")
+}
+
+/// [`collapse`], where `allow_root` says whether the whole site (the root directory) may be
+/// chosen: when today's whole-site purges are used up (`[limits] max_root_purges_per_day`) it may
+/// not, and URLs that fit no smaller directory stay URL purges (the excess is deferred). An
+/// explicit `everything` (`sync --all`) is not a surprise and is not limited.
+pub fn collapse_with(
+    counts: &DirCounts<'_>,
+    urls: &[Option<&str>],
+    url_budget: u64,
+    path_budget: u64,
+    everything: bool,
+    allow_root: bool,
+) -> Collapsed {
     let all_kept = || Collapsed { dirs: vec![], kept: (0..urls.len()).collect() };
     if urls.is_empty() || path_budget == 0 {
         return all_kept();
@@ -128,7 +149,11 @@ pub fn collapse(counts: &DirCounts<'_>, urls: &[Option<&str>], url_budget: u64, 
     };
     let covered = |selected: &[String], c: &str| selected.iter().any(|d| covers(d, c));
     // The share rule: topmost directories first, so a qualifying parent wins over its children.
-    let mut share: Vec<&str> = ch_urls.iter().filter(|(d, n)| **n >= SHARE_MIN_URLS && ratio(d) >= SHARE_RATIO).map(|(d, _)| *d).collect();
+    let mut share: Vec<&str> = ch_urls
+        .iter()
+        .filter(|(d, n)| (allow_root || !d.is_empty()) && **n >= SHARE_MIN_URLS && ratio(d) >= SHARE_RATIO)
+        .map(|(d, _)| *d)
+        .collect();
     share.sort_by_key(|d| (d.matches('/').count() + usize::from(!d.is_empty()), std::cmp::Reverse(ch_urls[d]), *d));
     for d in share {
         if selected.len() as u64 >= path_budget {
@@ -143,7 +168,7 @@ pub fn collapse(counts: &DirCounts<'_>, urls: &[Option<&str>], url_budget: u64, 
     let remaining =
         |selected: &[String]| urls.len() as u64 - selected.iter().map(|s| ch_urls.get(s.as_str()).copied().unwrap_or(0)).sum::<u64>();
     if remaining(&selected) > url_budget {
-        let mut cands: Vec<&str> = ch_urls.keys().copied().collect();
+        let mut cands: Vec<&str> = ch_urls.keys().copied().filter(|d| allow_root || !d.is_empty()).collect();
         // Best share first; among equals the one that saves most, then the narrowest (deepest).
         let depth = |d: &str| if d.is_empty() { 0 } else { d.matches('/').count() + 1 };
         cands.sort_by(|a, b| {
@@ -167,7 +192,7 @@ pub fn collapse(counts: &DirCounts<'_>, urls: &[Option<&str>], url_budget: u64, 
             }
             select(&mut selected, d);
         }
-        if remaining(&selected) > url_budget {
+        if remaining(&selected) > url_budget && allow_root {
             selected = vec![String::new()];
         }
     }
@@ -257,6 +282,27 @@ mod tests {
         // Directory quota of one: the root is the only choice that fits.
         let c = run(&changed, &served, 5, 1, false);
         assert_eq!(c.dirs, vec![String::new()]);
+    }
+
+    #[test]
+    fn without_root_purges_left_the_whole_site_is_never_chosen() {
+        let served: Vec<String> = files("a/", 250).into_iter().chain(files("b/", 250)).chain(files("", 10)).collect();
+        // Everything changed: the share rule would pick the root...
+        let c = run(&served, &served, 10_000, 100, false);
+        assert_eq!(c.dirs, vec![String::new()]);
+        // ...without it, the two folders instead, and the top-level files stay URLs.
+        let ch: Vec<&str> = served.iter().map(String::as_str).collect();
+        let cont = containers(&served);
+        let urls: Vec<Option<&str>> = cont.iter().map(|c| Some(c.as_str())).collect();
+        let counts = DirCounts::new(&ch, served.iter().map(String::as_str));
+        let c = collapse_with(&counts, &urls, 10_000, 100, false, false);
+        assert_eq!(c.dirs, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(c.kept.len(), 10);
+        // Over budget with one directory purge left: the root would be the last resort; not now.
+        let c = collapse_with(&counts, &urls, 5, 1, false, false);
+        assert!(!c.dirs.contains(&String::new()), "{c:?}");
+        // `sync --all` is explicit, and not limited.
+        assert_eq!(collapse_with(&counts, &urls, 10_000, 100, true, false).dirs, vec![String::new()]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod urlenc;
 use std::collections::{BTreeMap, HashSet};
 
 use crate::config::{Collapse, Domain, Limits};
-use crate::model::{Area, ChangeSet, Job, JobKind, QuotaBook, Snapshot};
+use crate::model::{Area, ChangeSet, Job, JobKind, JobStatus, QuotaBook, Snapshot};
 use rules::Rules;
 
 /// What the planner needs to know.
@@ -42,6 +42,9 @@ pub struct PlanInput<'a> {
     pub overseas_prefetch_batch: Option<u64>,
     /// Now, for job IDs and timestamps.
     pub now_unix: i64,
+    /// Whole-site purges accepted today per `collapse::root_key` (`[limits]
+    /// max_root_purges_per_day`): at the limit, a collapse never chooses a domain's root.
+    pub roots_today: &'a BTreeMap<String, u32>,
 }
 
 /// The jobs of one plan, and the quota they would use.
@@ -91,8 +94,9 @@ fn first_of_each<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &str) {
 ///
 /// The promise is that every change gets a purge (or prefetch) the API accepts *after* the change.
 /// The changes passed to the planner were found by the scan that just ran, so an owed job covers
-/// them only if its request is certain to reach the API from now on. That holds exactly when no
-/// request of it may have reached the API yet (`maybe_sent_unix` unset), whatever its status:
+/// them only if its request is certain to reach the API from now on, in a run that reports it.
+/// That holds exactly when no request of it may have reached the API yet (`maybe_sent_unix`
+/// unset) and it is not held as failed:
 ///
 /// - **pending, never sent** (just planned, or planned by a run killed before sending): it goes out
 ///   in this run or a later one, after the change. Covers.
@@ -104,14 +108,16 @@ fn first_of_each<T>(items: &mut Vec<T>, key: impl Fn(&T) -> &str) {
 ///   is cheap; a stale page is the failure cdnsync exists to prevent.
 /// - **deferred** (daily quota): it is sent, or looked up, at the reset. Covers unless maybe sent
 ///   (a maybe-sent job can be deferred before its lookup when the quota is known to be gone).
-/// - **failed** (refused for good): sent again only with `sync --retry-failed`, after the change;
-///   a refusal is a definite answer, so it is never maybe sent. Covers (and stays reported as
-///   failed, which is what needs fixing).
+/// - **failed** (refused for good): held until the user fixes the cause and retries it
+///   (`outbox retry`, `sync --retry-failed`), and a run's exit code reports only its own jobs.
+///   Does **not** cover: a new change gets a job of its own, sent in this run, so the run says
+///   whether *this* change went out (if the cause is still there, it fails again, exit 3; if it
+///   was fixed, it is purged and the old failed job can be dropped).
 /// - **prefetch waiting for its purge** (`WaitingForPurge`): never sent yet. Covers.
 /// - **halves of a job split by the submitter** (batch too large, or only part fits today's
 ///   quota): written as new jobs that were never sent; a maybe-sent job is never split. Cover.
 pub fn covers_new_changes(owed: &Job) -> bool {
-    owed.maybe_sent_unix.is_none()
+    owed.maybe_sent_unix.is_none() && owed.status != JobStatus::Failed
 }
 
 /// Plan the jobs for a set of changes.
@@ -183,7 +189,21 @@ pub fn make_plan(input: &PlanInput) -> Plan {
                     let served = input.tree.paths().chain(input.changes.removed.iter().map(String::as_str)).filter(|p| rules.serves(d, p));
                     collapse::DirCounts::new(&files, served)
                 });
-                let c = collapse::collapse(counts, &containers, left[&url_key], left[&path_key], input.all);
+                let root_key = collapse::root_key(&dom.host, area);
+                let allow_root = input.roots_today.get(&root_key).copied().unwrap_or(0) < input.limits.max_root_purges_per_day;
+                let c = collapse::collapse_with(counts, &containers, left[&url_key], left[&path_key], input.all, allow_root);
+                if !allow_root && !input.all {
+                    let full = collapse::collapse(counts, &containers, left[&url_key], left[&path_key], false);
+                    if full.dirs.iter().any(String::is_empty) {
+                        plan.notes.push(format!(
+                            "{} {area}: NOT purging the whole site although most of it changed: {} whole-site purge(s) already today \
+                             ([limits] max_root_purges_per_day = {}); smaller folders and single URLs instead, the excess deferred",
+                            dom.host,
+                            input.roots_today.get(&root_key).copied().unwrap_or(0),
+                            input.limits.max_root_purges_per_day
+                        ));
+                    }
+                }
                 (c.dirs, c.kept)
             } else {
                 (Vec::new(), (0..area_items.len()).collect())
@@ -194,13 +214,22 @@ pub fn make_plan(input: &PlanInput) -> Plan {
                     .map(|dir| rules.dir_url(d, dir))
                     .filter(|u| !owed_urls.contains(&(JobKind::PurgePaths, area, u.as_str())))
                     .collect();
-                plan.notes.push(format!(
-                    "{} {area}: {} URL purges replaced by {} directory purge(s): {}",
-                    dom.host,
-                    area_items.len() - kept.len(),
-                    dir_urls.len(),
-                    dir_urls.join(", ")
-                ));
+                let replaced = area_items.len() - kept.len();
+                plan.notes.push(if dirs.iter().any(String::is_empty) {
+                    format!(
+                        "{} {area}: the WHOLE SITE is purged ({}): one directory purge of the root replaces {replaced} URL purges{}",
+                        dom.host,
+                        dir_urls.join(", "),
+                        if input.all { " (--all)" } else { " because most of it changed or the URL quota would not cover it" }
+                    )
+                } else {
+                    format!(
+                        "{} {area}: {replaced} URL purges replaced by {} directory purge(s): {}",
+                        dom.host,
+                        dir_urls.len(),
+                        dir_urls.join(", ")
+                    )
+                });
                 *left.get_mut(&path_key).expect("key") = left[&path_key].saturating_sub(dir_urls.len() as u64);
                 let size = batch_size(input, JobKind::PurgePaths, area);
                 for b in batches(dir_urls, size) {
@@ -271,6 +300,8 @@ mod tests {
     use crate::config;
     use crate::model::{ContentHash, FileMeta, JobStatus};
 
+    static NO_ROOTS: BTreeMap<String, u32> = BTreeMap::new();
+
     fn cfg(extra: &str) -> config::Config {
         config::test_config(&format!("prefetch = [\"**/index.html\"]\n{extra}"))
     }
@@ -294,6 +325,7 @@ mod tests {
             all: false,
             overseas_prefetch_batch: None,
             now_unix: 1_700_000_000,
+            roots_today: &NO_ROOTS,
         }
     }
 
@@ -423,7 +455,7 @@ mod tests {
             ("pending, maybe sent", with(&purge, JobStatus::Pending, Some(1_699_999_990), Some("Network")), false),
             ("deferred", with(&purge, JobStatus::Deferred, None, Some("QuotaExhausted")), true),
             ("deferred, maybe sent", with(&purge, JobStatus::Deferred, Some(1_699_999_990), Some("QuotaExhausted")), false),
-            ("failed", with(&purge, JobStatus::Failed, None, Some("InvalidParameter")), true),
+            ("failed", with(&purge, JobStatus::Failed, None, Some("InvalidParameter")), false),
             ("prefetch waiting for its purge", with(&prefetch, JobStatus::Pending, None, Some("WaitingForPurge")), true),
             ("prefetch, maybe sent", with(&prefetch, JobStatus::Pending, Some(1_699_999_990), None), false),
         ];

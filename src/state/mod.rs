@@ -4,12 +4,14 @@
 //!
 //! Every write is atomic and durable: temp file, fsync, rename, fsync of the directory.
 
+pub mod dropped;
 pub mod history;
 pub mod ledger;
 pub mod lock;
 pub mod manifest;
 pub mod outbox;
 pub mod remote;
+pub mod roots;
 pub mod zones;
 
 use std::fs::{self, File};

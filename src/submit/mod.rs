@@ -333,8 +333,18 @@ impl<A: CdnApi> Submitter<'_, A> {
             self.outbox.put(std::slice::from_ref(&job))?;
             let ticket = self.rate_wait(action).await;
             self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let sent_ms = self.clock.now_ms();
             let res = self.api.submit(&job).await;
             self.rate_done(action, ticket);
+            // `-vv`: one line per request, never a secret (URLs are counted, not listed).
+            tracing::debug!(
+                action,
+                area = %job.area,
+                urls = job.urls.len(),
+                latency_ms = self.clock.now_ms() - sent_ms,
+                status = %res.as_ref().map_or_else(|f| f.to_job_error().code, |_| "accepted".to_string()),
+                "submitted"
+            );
             if res.as_ref().is_err_and(|f| f.class() != Class::Ambiguous) {
                 // A definite answer: the API did not take it.
                 job.maybe_sent_unix = None;

@@ -21,6 +21,9 @@ mod events;
 mod os;
 mod poll;
 pub mod settle;
+mod sink;
+
+pub use sink::{Sink, WatchEvent};
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,11 +56,13 @@ pub struct WatchOptions {
     pub poll: Option<Duration>,
     /// On shutdown, how long an in-flight sync may take to finish.
     pub grace: Duration,
+    /// Told about every sync as it ends (`watch --json`).
+    pub sink: Option<Sink>,
 }
 
 impl Default for WatchOptions {
     fn default() -> Self {
-        WatchOptions { poll: None, grace: Duration::from_secs(10) }
+        WatchOptions { poll: None, grace: Duration::from_secs(10), sink: None }
     }
 }
 
@@ -123,9 +128,17 @@ pub async fn run<A: CdnApi>(
             summary.syncs += 1;
             let now = clock.now_ms();
             match res {
-                Some(Ok(r)) => log_report(&burst, &r),
+                Some(Ok(r)) => {
+                    log_report(&burst, &r);
+                    if let Some(s) = &opts.sink {
+                        (s.0)(WatchEvent::Synced(&r));
+                    }
+                }
                 Some(Err(Error::Cancelled)) => tracing::info!("the scan was stopped; it starts again on the next start"),
                 Some(Err(e)) => {
+                    if let Some(s) = &opts.sink {
+                        (s.0)(WatchEvent::Failed(&e));
+                    }
                     summary.failed_syncs += 1;
                     let wait = owed.fail_delay();
                     tracing::warn!("sync failed: {}; trying again in {} s", Printable(&e), wait.as_secs());

@@ -10,6 +10,7 @@ fn every_setter_lands_on_its_key() {
         .exclude("**/*.map")
         .credentials_file("creds.toml")
         .manifest_url("https://origin.example.com/.cdnsync/manifest")
+        .if_no_state(crate::config::NoStateRule::Fail)
         .api(Api::V2)
         .endpoint("http://127.0.0.1:9000")
         .allow_plain_http(true)
@@ -38,7 +39,8 @@ fn every_setter_lands_on_its_key() {
         .batch(JobKind::PurgeUrls, 100)
         .batch(JobKind::PurgePaths, 50)
         .batch(JobKind::PrefetchUrls, 20)
-        .retry_deadline(Duration::from_secs(60));
+        .retry_deadline(Duration::from_secs(60))
+        .max_root_purges_per_day(0);
     let c = b.build().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.state_dir, Path::new("/var/lib/cdnsync"));
     assert!(c.exclude.is_match("js/app.js.map") && c.exclude.is_match(".deployed"));
@@ -61,7 +63,8 @@ fn every_setter_lands_on_its_key() {
     let l = &c.limits;
     assert_eq!((l.collapse, l.concurrency, l.requests_per_second), (Collapse::Never, 2, 5));
     assert_eq!((l.purge_urls_batch, l.purge_paths_batch, l.prefetch_batch), (100, 50, 20));
-    assert_eq!(l.retry_deadline, Duration::from_secs(60));
+    assert_eq!((l.retry_deadline, l.max_root_purges_per_day), (Duration::from_secs(60), 0));
+    assert_eq!((c.if_no_state.rule, c.if_no_state.from_key), (crate::config::NoStateRule::Fail, true));
     // The same text as a file gives the same config.
     let from_file = from_str(&b.to_toml(), Path::new("x"), Path::new("/site")).unwrap();
     assert_eq!(format!("{:?}", from_file.provider), format!("{:?}", c.provider));

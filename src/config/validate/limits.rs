@@ -33,5 +33,11 @@ pub(super) fn limits(v: &mut Validator, r: &RawLimits) -> Limits {
     if let Some(n) = v.int(&r.retry_deadline_secs, "limits.retry_deadline_secs", 1, 86_400, "") {
         l.retry_deadline = Duration::from_secs(n as u64);
     }
+    // 0 forbids collapsing into a whole-site purge; 100 is the daily directory-purge quota.
+    if let Some(n) =
+        v.int(&r.max_root_purges_per_day, "limits.max_root_purges_per_day", 0, 100, " (0: never collapse into a purge of the whole site)")
+    {
+        l.max_root_purges_per_day = n as u32;
+    }
     l
 }
