@@ -21,4 +21,5 @@ mod sync;
 mod temporary;
 mod v2;
 mod vectors;
+mod verify;
 mod watch;

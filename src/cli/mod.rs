@@ -2,6 +2,7 @@
 
 mod init;
 mod render;
+mod verify;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -24,13 +25,15 @@ Examples:
   cdnsync purge /docs/index.html   purge one file's URLs on every domain
   cdnsync purge --dir blog         purge a directory
   cdnsync status                   owed jobs and last deploy
+  cdnsync verify                   is the CDN serving what the last deploy purged?
 
 Credentials come from TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_TOKEN),
 a credentials_file, tccli's / the SDKs' profile, or a role ([provider] credentials = \"cvm_role\",
 \"role\", \"oidc\") — never from the command line.
 
 Exit codes: 0 done, 1 runtime failure (work stays owed), 2 usage or config error,
-3 refused by the API, 4 deferred by daily quota, 5 state directory locked.";
+3 refused by the API, 4 deferred by daily quota, 5 state directory locked,
+6 verify found URLs served stale or different.";
 
 /// Keeps a Tencent Cloud CDN cache in step with a static site: purges exactly what changed.
 #[derive(Debug, Parser)]
@@ -103,6 +106,9 @@ pub enum Command {
         /// Resend jobs the API refused in an earlier run (after fixing the cause)
         #[arg(long)]
         retry_failed: bool,
+        /// Then check through the CDN that the deploy's URLs serve the new bytes (implies --wait)
+        #[arg(long)]
+        verify: bool,
     },
     /// Sync on every settled burst of changes, until SIGINT/SIGTERM
     Watch {
@@ -143,6 +149,18 @@ pub enum Command {
     },
     /// Remaining daily quotas per area (API 3.0 asks the API; v2 keeps a ledger)
     Quota,
+    /// GET the last deploy's URLs through the CDN and compare them with what was deployed
+    Verify {
+        /// Purge the URLs found stale once more, wait for the task, and check them again
+        #[arg(long)]
+        repurge: bool,
+        /// Check every tracked file instead of the last deploy's changes
+        #[arg(long)]
+        all_tracked: bool,
+        /// With --all-tracked: check N files picked at random
+        #[arg(long, value_name = "N", requires = "all_tracked")]
+        sample: Option<usize>,
+    },
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -251,7 +269,7 @@ fn run_inner(args: &Args) -> Result<u8> {
             out.report("plan", &report);
             Ok(0)
         }
-        Command::Sync { wait, full, all, baseline, retry_failed } => {
+        Command::Sync { wait, full, all, baseline, retry_failed, verify } => {
             let cfg = config::load(&config_path(args))?;
             let rt = runtime()?;
             let creds = credentials(&cfg, &rt)?;
@@ -262,12 +280,16 @@ fn run_inner(args: &Args) -> Result<u8> {
                 baseline: *baseline,
                 retry_failed: *retry_failed,
                 wait: wait.map(Duration::from_secs),
+                verify: *verify,
                 ..SyncOptions::default()
             };
             let progress = render::Bars::new(!args.json && !args.quiet);
             let report = rt.block_on(e.sync(&opts, &progress))?;
             progress.finish();
             out.report("sync", &report);
+            if let Some(v) = &report.verify {
+                verify::print(&out, v);
+            }
             Ok(report.exit_code())
         }
         Command::Watch { poll } => {
@@ -315,6 +337,9 @@ fn run_inner(args: &Args) -> Result<u8> {
             }
             out.status(&st);
             Ok(0)
+        }
+        Command::Verify { repurge, all_tracked, sample } => {
+            verify::run(args, &out, &cdnsync::VerifyOptions { all_tracked: *all_tracked, sample: *sample, repurge: *repurge })
         }
         Command::Quota => {
             let cfg = config::load(&config_path(args))?;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod scanned;
+mod verify;
 
 use crate::api::{self, CdnApi, Failure};
 use crate::clock::Clock;
@@ -26,6 +27,7 @@ use crate::state::ledger::Ledger;
 use crate::state::{self, lock::StateLock, manifest, outbox::Outbox, remote};
 use crate::submit::{RateLimits, RateRule, SubmitOptions, Submitter};
 use scanned::{plan_jobs, scan_and_diff, Scanned};
+pub use verify::{VerifyOptions, VERIFY_WAIT};
 
 /// What `sync` should do beyond the default.
 #[derive(Clone, Debug, Default)]
@@ -40,6 +42,9 @@ pub struct SyncOptions {
     pub retry_failed: bool,
     /// Then poll the submitted tasks until they finish, at most this long.
     pub wait: Option<Duration>,
+    /// Then check what the CDN serves for the deploy's URLs (`sync --verify`; implies `wait`,
+    /// 600 s unless set).
+    pub verify: bool,
     /// Only these paths (relative to `publish_dir`, files or directories) may have changed: rescan
     /// just them and carry the rest of the manifest over (watch mode, or a site generator that
     /// knows what it wrote). `Some(vec![])` scans nothing and only sends owed jobs. Ignored
@@ -144,6 +149,7 @@ impl<A: CdnApi> Engine<A> {
             quota_before: p.quota_before,
             tasks_finished: None,
             requests: 0,
+            verify: None,
         })
     }
 
@@ -185,6 +191,7 @@ impl<A: CdnApi> Engine<A> {
             j.status = JobStatus::Pending;
         }
         outbox.put(&new_jobs)?;
+        self.record_deploy(&s)?;
         crate::failpoint::hit("outbox-written");
         // Nothing changed and nothing needed rehashing (so nothing is racy): the manifest on
         // disk already says all this, and rewriting 100,000 entries would be the run's main cost.
@@ -200,13 +207,14 @@ impl<A: CdnApi> Engine<A> {
         let submitter = self.submitter(&outbox, progress, !to_send.is_empty(), &ledger);
         let done = submitter.run(to_send, Some(quota)).await?;
         self.history().record(&done)?;
-        let tasks_finished = match opts.wait {
+        let tasks_finished = match opts.wait.or(opts.verify.then_some(VERIFY_WAIT)) {
             Some(limit) => {
                 let accepted: Vec<&Job> = done.iter().filter(|j| j.status == JobStatus::Accepted).collect();
                 Some(submitter.wait_for(&accepted, limit).await)
             }
             None => None,
         };
+        let verify = if opts.verify { Some(self.verify_after_sync(s.baseline, progress).await) } else { None };
         // Report.
         let remaining = outbox.load()?;
         if self.config.manifest_url.is_some() {
@@ -241,6 +249,7 @@ impl<A: CdnApi> Engine<A> {
             quota_before: p.quota_before,
             tasks_finished,
             requests: submitter.requests.load(std::sync::atomic::Ordering::Relaxed),
+            verify,
         })
     }
 
