@@ -13,6 +13,7 @@ mod fake;
 mod fleet;
 mod layers;
 mod library;
+mod origin_wait;
 mod pipeline;
 mod reliability;
 mod role_modes;

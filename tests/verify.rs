@@ -195,3 +195,35 @@ fn nothing_recorded_is_a_usage_error_and_sample_needs_all_tracked() {
     damaged.expect(1);
     assert!(damaged.stderr.contains("last-deploy.json") && damaged.stderr.contains("damaged"), "{}", damaged.stderr);
 }
+
+#[test]
+fn a_cdn_that_rewrites_bodies_is_explained_and_etag_mode_sees_through_it() {
+    let s = edge_site(|site| site.public());
+    // The CDN "compresses" whatever the client asks for, and weakens the origin's ETag.
+    s.edge.set_transform(cdnsync::fake::edge::Transform::FakeGzip);
+    s.site.write("a.html", "<!doctype html><p>a v1</p>");
+    s.site.run(&["sync"]).expect(0);
+    s.site.write("a.html", "<!doctype html><p>a v2</p>");
+    s.site.run(&["sync"]).expect(0);
+    let out = s.site.run(&["--json", "verify"]);
+    out.expect(6);
+    let r = &out.json()["results"][0];
+    assert_eq!((r["result"].as_str(), r["mode"].as_str()), (Some("different"), Some("hash")), "{r}");
+    let codes: Vec<&str> = r["reasons"].as_array().unwrap().iter().map(|x| x["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"content_encoding"), "{r}");
+    // verify = "etag": the CDN's ETag against the origin's for the same file.
+    let origin = FakeEdge::start(EdgeConfig::origin(s.site.public())).unwrap();
+    s.site.edit_config(
+        "scheme = \"http\"\n",
+        &format!("scheme = \"http\"\nverify = \"etag\"\norigin = \"{}\"\norigin_wait_secs = 5\n", origin.url()),
+    );
+    let out = s.site.run(&["--json", "verify"]);
+    out.expect(0);
+    let r = &out.json()["results"][0];
+    assert_eq!((r["result"].as_str(), r["mode"].as_str()), (Some("fresh"), Some("etag")), "{}", out.stdout);
+    let heads: Vec<_> = s.edge.requests().into_iter().filter(|r| r.method == "HEAD").collect();
+    assert_eq!(heads.len(), 1, "etag mode needs no body: {heads:?}");
+    let asked: Vec<_> = origin.requests().into_iter().map(|r| (r.method, r.host, r.target)).collect();
+    assert_eq!(asked, [("HEAD".to_string(), "www.example.com".to_string(), "/a.html".to_string())]);
+    only_loopback_and_honest(&s.edge);
+}

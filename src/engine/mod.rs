@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod origin;
 mod scanned;
 mod verify;
 
@@ -203,6 +204,7 @@ impl<A: CdnApi> Engine<A> {
         // Submit: owed jobs first, then the new ones.
         let (held, mut to_send): (Vec<Job>, Vec<Job>) = owed.into_iter().partition(|j| j.status == JobStatus::Failed && !opts.retry_failed);
         to_send.extend(new_jobs);
+        let (to_send, origin_held) = self.origin_gate(to_send, &s, &outbox, &mut notes).await?;
         let ledger = Ledger::new(&self.config.state_dir);
         let submitter = self.submitter(&outbox, progress, !to_send.is_empty(), &ledger);
         let done = submitter.run(to_send, Some(quota)).await?;
@@ -221,6 +223,7 @@ impl<A: CdnApi> Engine<A> {
             self.publish_manifest(&s, remaining.is_empty(), &mut notes)?;
         }
         let mut jobs = self.reports(&done);
+        jobs.extend(self.reports(&origin_held));
         jobs.extend(self.reports(&held));
         notes.extend(p.notes);
         notes.extend(self.api.take_notes());
