@@ -6,6 +6,7 @@ mod cli;
 mod config_errors;
 mod crash;
 mod credentials;
+mod daemon;
 mod docs;
 mod edgeone;
 mod encoding;

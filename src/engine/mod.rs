@@ -76,6 +76,12 @@ impl<A: CdnApi> Engine<A> {
         Engine { config: Arc::new(config), api, clock, lock_timeout: Duration::from_secs(60), limits: Default::default() }
     }
 
+    /// The same engine (config, clock, lock timeout, rate limits) over another API: one that
+    /// observes the calls of this one, say.
+    pub(crate) fn with_api<B: CdnApi>(&self, api: B) -> Engine<B> {
+        Engine { config: self.config.clone(), api, clock: self.clock.clone(), lock_timeout: self.lock_timeout, limits: self.limits.clone() }
+    }
+
     fn outbox(&self) -> Outbox {
         Outbox::new(&self.config.state_dir)
     }
