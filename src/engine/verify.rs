@@ -189,7 +189,7 @@ impl<A: CdnApi> Engine<A> {
             }
         }
         if summary.checked == 0 && owed_urls.is_empty() {
-            notes.push("no URL to check: no domain serves the files".into());
+            notes.push(if targets.is_empty() { "no file to check".into() } else { "no URL to check: no domain serves these files".into() });
         }
         Ok(VerifyReport { source, deployed_unix, owed: owed_urls, repurged, jobs, notes, warnings, ..report_of(&summary) })
     }
