@@ -66,36 +66,43 @@ fn domain_of(rules: &Rules, host: &str, url: &str) -> Option<usize> {
 }
 
 /// What the origin should serve for `url`, if cdnsync knows (PURE): the current tree's bytes
-/// for a tracked file, nothing for a file this run removed; `None` for a URL it does not track.
-fn expect_url(rules: &Rules, d: usize, dom: &Domain, url: &str, tree: &Snapshot, removed: &[String]) -> Option<Expect> {
+/// for a tracked file; for a file this run removed, no longer its `previous` bytes (returned
+/// too); `None` for a URL it does not track.
+fn expect_url(rules: &Rules, d: usize, dom: &Domain, url: &str, s: &Scanned, removed: &[String]) -> Option<(Expect, Option<ContentHash>)> {
     let paths = paths_of(rules, d, dom, url);
-    if let Some(m) = paths.iter().find_map(|p| tree.get(p)) {
-        return Some(Some(m.hash));
+    if let Some(m) = paths.iter().find_map(|p| s.current.snapshot.get(p)) {
+        return Some((Some(m.hash), None));
     }
-    paths.iter().any(|p| removed.binary_search(p).is_ok()).then_some(None)
+    let gone = paths.iter().find(|p| removed.binary_search(p).is_ok())?;
+    Some((None, previous_hash(s, gone)))
+}
+
+/// The hash a file had before this run.
+fn previous_hash(s: &Scanned, path: &str) -> Option<ContentHash> {
+    s.previous.as_ref().and_then(|m| m.snapshot.get(path)).map(|m| m.hash)
 }
 
 /// The files a folder purge waits for (PURE): this run's changes under the folder, else the
 /// [`DIR_SAMPLE`] most recently modified tracked files under it.
-fn dir_files(rules: &Rules, d: usize, dir_url: &str, s: &Scanned) -> Vec<(String, Expect)> {
+fn dir_files(rules: &Rules, d: usize, dir_url: &str, s: &Scanned) -> Vec<(String, Expect, Option<ContentHash>)> {
     let Some(rest) = dir_url.strip_prefix(rules.base(d)) else { return Vec::new() };
     let Ok(dir) = percent_decode_str(rest).decode_utf8() else { return Vec::new() };
     let prefix = dir.as_ref();
     let under = |p: &str| p.starts_with(prefix) && rules.serves(d, p);
     let c = &s.changes;
-    let mut files: Vec<(String, Expect)> = c
+    let mut files: Vec<(String, Expect, Option<ContentHash>)> = c
         .added
         .iter()
         .chain(&c.modified)
         .filter(|p| under(p))
-        .filter_map(|p| Some((p.clone(), Some(s.current.snapshot.get(p)?.hash))))
-        .chain(c.removed.iter().filter(|p| under(p)).map(|p| (p.clone(), None)))
+        .filter_map(|p| Some((p.clone(), Some(s.current.snapshot.get(p)?.hash), None)))
+        .chain(c.removed.iter().filter(|p| under(p)).map(|p| (p.clone(), None, previous_hash(s, p))))
         .collect();
     if files.is_empty() {
         let mut tracked: Vec<(&str, i64, ContentHash)> =
             s.current.snapshot.iter().filter(|(p, _)| under(p)).map(|(p, m)| (p, m.mtime_ns, m.hash)).collect();
         tracked.sort_by_key(|(_, mtime, _)| std::cmp::Reverse(*mtime));
-        files = tracked.into_iter().take(DIR_SAMPLE).map(|(p, _, h)| (p.to_string(), Some(h))).collect();
+        files = tracked.into_iter().take(DIR_SAMPLE).map(|(p, _, h)| (p.to_string(), Some(h), None)).collect();
     }
     files
 }
@@ -150,13 +157,14 @@ impl<A: CdnApi> Engine<A> {
                     continue;
                 };
                 let dom = &domains[d];
-                let files: Vec<(String, Expect)> = if job.kind == JobKind::PurgePaths {
-                    dir_files(&rules, d, url, s).into_iter().map(|(p, e)| (rules.file_url(d, &p), e)).collect()
+                let files: Vec<(String, Expect, Option<ContentHash>)> = if job.kind == JobKind::PurgePaths {
+                    dir_files(&rules, d, url, s).into_iter().map(|(p, e, before)| (rules.file_url(d, &p), e, before)).collect()
                 } else {
-                    expect_url(&rules, d, dom, url, &s.current.snapshot, &removed).map(|e| (url.clone(), e)).into_iter().collect()
+                    expect_url(&rules, d, dom, url, s, &removed).map(|(e, before)| (url.clone(), e, before)).into_iter().collect()
                 };
-                per_url
-                    .push(files.into_iter().filter_map(|(u, e)| OriginItem::new(&u, origin, &dom.host, e)).map(|it| add(it, d)).collect());
+                let wanted =
+                    files.into_iter().filter_map(|(u, e, before)| Some(OriginItem::new(&u, origin, &dom.host, e)?.removed_from(before)));
+                per_url.push(wanted.map(|it| add(it, d)).collect());
             }
             plans.push((job, Some(Waits { per_url })));
         }

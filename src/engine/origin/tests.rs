@@ -40,17 +40,30 @@ fn a_url_back_to_the_files_it_may_stand_for() {
     assert_eq!(domain_of(&rules, "cdn.example.com", "https://www.example.com/x.html"), None);
 }
 
+fn scanned(current: Snapshot, previous: Option<Snapshot>, changes: ChangeSet) -> Scanned {
+    Scanned {
+        changes,
+        current: Manifest { snapshot: current, scan_start_ns: 0 },
+        scan: Default::default(),
+        warnings: Vec::new(),
+        baseline: false,
+        previous: previous.map(|snapshot| Manifest { snapshot, scan_start_ns: 0 }),
+        prev_is_local: true,
+    }
+}
+
 #[test]
 fn what_the_origin_should_serve() {
     let cfg = test_config("");
     let rules = Rules::new(&cfg.domains);
-    let t = tree(&[("a.html", "new a", 1), ("docs/index.html", "docs", 1)]);
+    let before = tree(&[("a.html", "old a", 1), ("gone.html", "gone", 1)]);
+    let s = scanned(tree(&[("a.html", "new a", 1), ("docs/index.html", "docs", 1)]), Some(before), ChangeSet::default());
     let removed = vec!["gone.html".to_string()];
-    let want = |c: &str| Some(Some(ContentHash::of(c.as_bytes())));
-    let e = |url: &str| expect_url(&rules, 0, &cfg.domains[0], url, &t, &removed);
-    assert_eq!(e("https://www.example.com/a.html"), want("new a"));
-    assert_eq!(e("https://www.example.com/docs/"), want("docs"));
-    assert_eq!(e("https://www.example.com/gone.html"), Some(None), "removed: the origin should answer 404");
+    let h = |c: &str| Some(ContentHash::of(c.as_bytes()));
+    let e = |url: &str| expect_url(&rules, 0, &cfg.domains[0], url, &s, &removed);
+    assert_eq!(e("https://www.example.com/a.html"), Some((h("new a"), None)));
+    assert_eq!(e("https://www.example.com/docs/"), Some((h("docs"), None)));
+    assert_eq!(e("https://www.example.com/gone.html"), Some((None, h("gone"))), "removed: no longer its old bytes");
     assert_eq!(e("https://www.example.com/api/data.json"), None, "not tracked: nothing to wait for");
 }
 
@@ -62,22 +75,21 @@ fn a_folder_purge_waits_for_its_changed_files_else_the_newest() {
     files.push(("blog/draft/x.html".into(), "x".into(), 1000));
     files.push(("about.html".into(), "about".into(), 2000));
     let refs: Vec<(&str, &str, i64)> = files.iter().map(|(p, c, m)| (p.as_str(), c.as_str(), *m)).collect();
-    let current = Manifest { snapshot: tree(&refs), scan_start_ns: 0 };
     let changes = ChangeSet {
         added: vec!["about.html".into()],
         modified: vec!["blog/p007.html".into()],
         removed: vec!["blog/old.html".into()],
         unchanged: 100,
     };
-    let s =
-        Scanned { changes, current, scan: Default::default(), warnings: Vec::new(), baseline: false, previous: None, prev_is_local: true };
+    let s = scanned(tree(&refs), Some(tree(&[("blog/old.html", "old", 1)])), changes);
     let got = dir_files(&rules, 0, "https://www.example.com/blog/", &s);
-    assert_eq!(got, [("blog/p007.html".to_string(), Some(ContentHash::of(b"p7"))), ("blog/old.html".to_string(), None)]);
+    let p7 = ("blog/p007.html".to_string(), Some(ContentHash::of(b"p7")), None);
+    assert_eq!(got, [p7, ("blog/old.html".to_string(), None, Some(ContentHash::of(b"old")))]);
     // Owed from an earlier run, nothing changed under it now: the newest files, at most DIR_SAMPLE,
     // never one the domain does not serve.
     let s = Scanned { changes: ChangeSet::default(), ..s };
     let got = dir_files(&rules, 0, "https://www.example.com/blog/", &s);
     assert_eq!(got.len(), DIR_SAMPLE);
     assert_eq!(got[0].0, "blog/p099.html");
-    assert!(got.iter().all(|(p, _)| p.starts_with("blog/p")), "{got:?}");
+    assert!(got.iter().all(|(p, ..)| p.starts_with("blog/p")), "{got:?}");
 }
