@@ -24,7 +24,7 @@ use super::Engine;
 use crate::api::CdnApi;
 use crate::config::Domain;
 use crate::error::{Error, Result};
-use crate::model::{ContentHash, Job, JobError, JobKind, JobStatus, Snapshot};
+use crate::model::{ContentHash, Job, JobError, JobKind, JobStatus};
 use crate::plan::rules::Rules;
 use crate::state::outbox::Outbox;
 use crate::verify::fetch::{FetchOptions, HttpFetcher};

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::config::test_config;
-use crate::model::{ChangeSet, FileMeta};
+use crate::model::{ChangeSet, FileMeta, Snapshot};
 use crate::state::manifest::Manifest;
 
 fn tree(files: &[(&str, &str, i64)]) -> Snapshot {
