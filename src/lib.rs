@@ -49,8 +49,6 @@ pub(crate) mod failpoint;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod fleet;
-// Not yet wired into the engine and watch (issue 17): unused outside their tests until then.
-#[allow(dead_code, unused_imports)]
 pub(crate) mod metrics;
 pub mod model;
 pub(crate) mod plan;
@@ -60,7 +58,6 @@ pub(crate) mod scan;
 pub(crate) mod state;
 pub(crate) mod submit;
 pub mod text;
-#[allow(dead_code, unused_imports)]
 pub(crate) mod verify;
 pub mod watch;
 
@@ -69,7 +66,7 @@ use std::sync::Arc;
 pub use api::{CdnApi, Class, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{load, Builder, Config};
-pub use engine::{Engine, OutboxPick, SyncOptions};
+pub use engine::{Engine, OutboxPick, SyncOptions, VerifyOptions};
 pub use error::{Error, Result};
 pub use model::{Api, Area, ChangeSet, Job, JobKind, JobStatus};
 pub use plan::adhoc::Request as AdhocRequest;

@@ -128,6 +128,8 @@ pub struct Report {
     pub no_state_rule: Option<crate::config::NoStateRule>,
     /// API requests sent to submit jobs or look them up (not counting quota and task polls).
     pub requests: usize,
+    /// With `sync --verify`: what the CDN serves for the deploy's URLs.
+    pub verify: Option<VerifyReport>,
 }
 
 impl Report {
@@ -146,7 +148,7 @@ impl Report {
         } else if self.tasks_finished == Some(false) {
             1
         } else {
-            0
+            self.verify.as_ref().map_or(0, VerifyReport::exit_code)
         }
     }
 }
@@ -211,6 +213,78 @@ pub struct DroppedReport {
     pub job: JobReport,
     /// When it was dropped (Unix seconds).
     pub dropped_unix: i64,
+}
+
+/// What `cdnsync verify` (or `sync --verify`) found: one [`UrlCheck`] per URL, the counts, and
+/// what `--repurge` sent (`docs/json.md`, "Verify").
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// What was checked: `last_deploy` (the files the last deploy changed) or `all_tracked`.
+    pub source: &'static str,
+    /// When the deploy checked was recorded (`last_deploy`).
+    pub deployed_unix: Option<i64>,
+    /// URLs checked.
+    pub checked: usize,
+    /// Served the deployed bytes.
+    pub fresh: usize,
+    /// Served the bytes from before the deploy.
+    pub stale: usize,
+    /// Served other bytes (a mapping or transformation problem).
+    pub different: usize,
+    /// Answered with an error status, or not at all.
+    pub errors: usize,
+    /// One per URL checked.
+    pub results: Vec<UrlCheck>,
+    /// URLs not checked because their purge is still owed (in the outbox).
+    pub owed: Vec<String>,
+    /// URLs `--repurge` purged again (then checked again).
+    pub repurged: Vec<String>,
+    /// The jobs `--repurge` sent.
+    pub jobs: Vec<JobReport>,
+    /// Things worth knowing.
+    pub notes: Vec<String>,
+    /// Problems that did not stop the run.
+    pub warnings: Vec<String>,
+    /// The exit code the checks call for (decided by the verify module's summary).
+    #[serde(skip)]
+    pub code: u8,
+}
+
+impl VerifyReport {
+    /// 0 all fresh; 6 some stale, different or refused (3xx, 4xx); 1 some unanswered or 5xx
+    /// (`docs/exit-codes.md`).
+    pub fn exit_code(&self) -> u8 {
+        self.code
+    }
+}
+
+/// What the CDN served for one URL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UrlCheck {
+    /// The URL.
+    pub url: String,
+    /// Its `[[domain]]` host.
+    pub host: String,
+    /// How it was checked: `hash`, `etag` or `status`.
+    pub mode: &'static str,
+    /// The HTTP status, when there was an answer.
+    pub status: Option<u16>,
+    /// `fresh`, `stale`, `different` or `error`.
+    pub result: &'static str,
+    /// For `different`: what explains it (`{"code", "message"}`); empty otherwise.
+    pub reasons: Vec<Reason>,
+    /// For `error`: what happened; `null` otherwise.
+    pub message: Option<String>,
+}
+
+/// Why bytes served are neither the new nor the old ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    /// A short name: `content_encoding`, `size`, `content_type`, `html_page`, `minified`,
+    /// `too_large`, `etag` or `other_bytes`.
+    pub code: &'static str,
+    /// One sentence.
+    pub message: String,
 }
 
 /// `before` less `used`, per key.

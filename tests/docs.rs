@@ -294,6 +294,33 @@ fn every_json_field_is_described() {
     assert_described(&doc, "Errors", &[error.json()], &[]);
 }
 
+#[test]
+fn every_verify_json_field_is_described() {
+    use std::sync::Arc;
+    let fake = Arc::new(fake());
+    let site = TempSite::new(&fake, "", "scheme = \"http\"\n");
+    // The edge serves the folder above publish_dir: URLs at "/" find other bytes (different) or
+    // nothing (an error), so every kind of result entry is printed.
+    let edge = cdnsync::fake::edge::FakeEdge::start(cdnsync::fake::edge::EdgeConfig::new(&site.dir).with_cdn(fake.clone())).unwrap();
+    site.append_config(&format!("[verify]\nconnect_to = \"{}\"\n", edge.addr()));
+    std::fs::write(site.dir.join("a.css"), "h1 {}\n").unwrap();
+    site.write("a.css", "p {}\n");
+    site.write("b.js", "1;\n");
+    site.run(&["sync"]).expect(0);
+    site.write("a.css", "p { margin: 0 }\n");
+    site.write("b.js", "2;\n");
+    let sync = site.run(&["--json", "sync", "--verify"]);
+    sync.expect(6);
+    let v = sync.json()["verify"].clone();
+    let results: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["result"].as_str().unwrap()).collect();
+    assert!(results.contains(&"different") && results.contains(&"error"), "{}", sync.stdout);
+    let doc = read("docs/json.md");
+    assert_described(&doc, "Run report", &[sync.json()], &["verify"]);
+    let verify = site.run(&["--json", "verify"]);
+    verify.expect(6);
+    assert_described(&doc, "Verify", &[v, verify.json()], &["jobs"]);
+}
+
 /// The size of the bench's synthetic site as `"3.25 GB"`, from the first line of `text`
 /// holding both `marker` and "GB".
 fn gigabytes(text: &str, marker: &str) -> Option<String> {

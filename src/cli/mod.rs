@@ -6,6 +6,7 @@ mod outbox;
 mod render;
 mod siteurl;
 mod tables;
+mod verify;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -29,13 +30,15 @@ Examples:
   cdnsync purge --dir blog         purge a directory
   cdnsync status                   owed jobs and last deploy
   cdnsync outbox drop --failed     give up jobs the API refused (asks first)
+  cdnsync verify                   is the CDN serving what the last deploy purged?
 
 Credentials come from TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_TOKEN),
 a credentials_file, tccli's / the SDKs' profile, or a role ([provider] credentials = \"cvm_role\",
 \"role\", \"oidc\") — never from the command line.
 
 Exit codes: 0 done, 1 runtime failure (work stays owed), 2 usage or config error,
-3 refused by the API, 4 deferred by daily quota, 5 state directory locked.
+3 refused by the API, 4 deferred by daily quota, 5 state directory locked,
+6 verify found URLs served stale or different.
 An exit code reports the run it ends: jobs refused in earlier runs are listed, not exit 3.";
 
 /// Keeps a Tencent Cloud CDN cache in step with a static site: purges exactly what changed.
@@ -135,6 +138,9 @@ pub enum Command {
         /// [default: if_no_state of the config, else purge_all under CI, else baseline]
         #[arg(long, value_enum, value_name = "RULE")]
         if_no_state: Option<NoStateArg>,
+        /// Then check through the CDN that the deploy's URLs serve the new bytes (implies --wait)
+        #[arg(long)]
+        verify: bool,
     },
     /// Sync on every settled burst of changes, until SIGINT/SIGTERM
     Watch {
@@ -186,6 +192,18 @@ pub enum Command {
     },
     /// Remaining daily quotas per area (API 3.0 asks the API; v2 keeps a ledger)
     Quota,
+    /// GET the last deploy's URLs through the CDN and compare them with what was deployed
+    Verify {
+        /// Purge the URLs found stale once more, wait for the task, and check them again
+        #[arg(long)]
+        repurge: bool,
+        /// Check every tracked file instead of the last deploy's changes
+        #[arg(long)]
+        all_tracked: bool,
+        /// With --all-tracked: check N files picked at random
+        #[arg(long, value_name = "N", requires = "all_tracked")]
+        sample: Option<usize>,
+    },
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -310,7 +328,7 @@ fn run_inner(args: &Args) -> Result<u8> {
             out.report("plan", &report);
             Ok(0)
         }
-        Command::Sync { wait, full, all, baseline, retry_failed, if_no_state } => {
+        Command::Sync { wait, full, all, baseline, retry_failed, if_no_state, verify } => {
             let cfg = config::load(&config_path(args))?;
             let rt = runtime()?;
             let creds = credentials(&cfg, &rt)?;
@@ -322,12 +340,16 @@ fn run_inner(args: &Args) -> Result<u8> {
                 retry_failed: *retry_failed,
                 wait: wait.map(Duration::from_secs),
                 if_no_state: if_no_state.map(Into::into),
+                verify: *verify,
                 ..SyncOptions::default()
             };
             let progress = render::Bars::new(!args.json && !args.quiet);
             let report = rt.block_on(e.sync(&opts, &progress))?;
             progress.finish();
             out.report("sync", &report);
+            if let Some(v) = &report.verify {
+                verify::print(&out, v);
+            }
             Ok(report.exit_code())
         }
         Command::Watch { poll } => {
@@ -376,6 +398,9 @@ fn run_inner(args: &Args) -> Result<u8> {
             }
             out.status(&st);
             Ok(0)
+        }
+        Command::Verify { repurge, all_tracked, sample } => {
+            verify::run(args, &out, &cdnsync::VerifyOptions { all_tracked: *all_tracked, sample: *sample, repurge: *repurge })
         }
         Command::Quota => {
             let cfg = config::load(&config_path(args))?;

@@ -198,6 +198,45 @@ impl Builder {
         self.domain_push("prefetch", glob)
     }
 
+    /// `origin` of the last domain: purge only once it serves the new bytes.
+    pub fn origin(self, url: &str) -> Self {
+        self.domain_set("origin", url.into())
+    }
+
+    /// `origin_wait_secs` of the last domain (whole seconds).
+    pub fn origin_wait(mut self, wait: Duration) -> Self {
+        if wait.subsec_nanos() != 0 {
+            self.errors.push(("domain.origin_wait_secs".into(), format!("expected whole seconds, found {wait:?}")));
+            return self;
+        }
+        self.domain_set("origin_wait_secs", whole(wait.as_secs()).into())
+    }
+
+    /// `verify` of the last domain.
+    pub fn verify_mode(self, mode: super::VerifyMode) -> Self {
+        self.domain_set("verify", mode.as_str().into())
+    }
+
+    /// `[verify] concurrency`.
+    pub fn verify_concurrency(self, n: usize) -> Self {
+        self.set(Some("verify"), "concurrency", whole(n))
+    }
+
+    /// `[verify] requests_per_second`.
+    pub fn verify_requests_per_second(self, n: u32) -> Self {
+        self.set(Some("verify"), "requests_per_second", i64::from(n))
+    }
+
+    /// `[verify] connect_to`.
+    pub fn connect_to(self, addr: std::net::SocketAddr) -> Self {
+        self.set(Some("verify"), "connect_to", addr.to_string())
+    }
+
+    /// `[watch] metrics`.
+    pub fn metrics(self, addr: std::net::SocketAddr) -> Self {
+        self.set(Some("watch"), "metrics", addr.to_string())
+    }
+
     /// `[watch] settle_ms` (whole milliseconds).
     pub fn settle(self, quiet: Duration) -> Self {
         self.millis("settle_ms", quiet)

@@ -15,6 +15,7 @@ pub(crate) mod raw;
 mod types;
 pub(crate) mod val;
 pub(crate) mod validate;
+pub mod verify;
 
 use std::fmt;
 use std::io::Read;
@@ -33,6 +34,7 @@ pub use validate::{
     check_base_path, check_host, check_plain_http, compile_glob, is_loopback_host, parse_endpoint, MAX_DOMAINS, MAX_ERRORS, MAX_GLOBS,
     MAX_GLOB_BYTES,
 };
+pub use verify::{VerifyMode, VerifySettings};
 
 /// Largest config file cdnsync reads (1 MiB); a bigger one is refused before it is parsed.
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;

@@ -22,6 +22,7 @@ pub struct RawConfig {
     pub domains: Option<List<RawDomain>>,
     pub watch: Option<Val<RawWatch>>,
     pub limits: Option<Val<RawLimits>>,
+    pub verify: Option<Val<RawVerify>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +60,9 @@ pub struct RawDomain {
     pub prefetch: Option<List<String>>,
     pub zone_id: Option<Val<String>>,
     pub method: Option<Val<String>>,
+    pub origin: Option<Val<String>>,
+    pub origin_wait_secs: Option<Val<i64>>,
+    pub verify: Option<Val<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +70,7 @@ pub struct RawWatch {
     pub settle_ms: Option<Val<i64>>,
     pub max_wait_ms: Option<Val<i64>>,
     pub trigger_file: Option<Val<String>>,
+    pub metrics: Option<Val<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +83,13 @@ pub struct RawLimits {
     pub prefetch_batch: Option<Val<i64>>,
     pub retry_deadline_secs: Option<Val<i64>>,
     pub max_root_purges_per_day: Option<Val<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawVerify {
+    pub concurrency: Option<Val<i64>>,
+    pub requests_per_second: Option<Val<i64>>,
+    pub connect_to: Option<Val<String>>,
 }
 
 #[cfg(test)]

@@ -211,6 +211,12 @@ pub struct Domain {
     pub zone_id: Option<String>,
     /// EdgeOne: how directory and whole-host purges drop cached copies.
     pub method: super::PurgeMethod,
+    /// Purge only once this origin serves the new bytes (`origin`, an absolute http(s) URL).
+    pub origin: Option<String>,
+    /// How long a sync waits for the origin (`origin_wait_secs`).
+    pub origin_wait: Duration,
+    /// How `verify` checks this domain's URLs.
+    pub verify: super::VerifyMode,
 }
 
 /// `[watch]`.
@@ -222,12 +228,14 @@ pub struct Watch {
     pub max_wait: Duration,
     /// Relative to `publish_dir`, `/`-separated.
     pub trigger_file: Option<String>,
+    /// Serve `/metrics` and `/healthz` on this address (`metrics`; port 0: any free port).
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for Watch {
     /// A config without `[watch]`.
     fn default() -> Self {
-        Watch { settle: Duration::from_millis(1500), max_wait: Duration::from_millis(30_000), trigger_file: None }
+        Watch { settle: Duration::from_millis(1500), max_wait: Duration::from_millis(30_000), trigger_file: None, metrics: None }
     }
 }
 
@@ -315,6 +323,8 @@ pub struct Config {
     pub watch: Watch,
     /// `[limits]`.
     pub limits: Limits,
+    /// `[verify]`.
+    pub verify: super::VerifySettings,
 }
 
 /// Always excluded: version-control folders, editor swap and backup files, rsync's temp files.

@@ -313,7 +313,9 @@ pub(super) fn validate(raw: RawConfig, mut v: Validator) -> Result<Config, Confi
     let provider = v.get(&raw.provider, "provider").map(|p| provider::provider(&mut v, p.v)).unwrap_or_default();
     let mut domains = domain::domains(&mut v, &raw.domains);
     super::edgeone::apply(&mut v, &raw, &provider, &mut domains);
+    super::verify::apply(&mut v, &raw, &mut domains);
     let limits = v.get(&raw.limits, "limits").map(|l| limits::limits(&mut v, l.v)).unwrap_or_default();
+    let verify = v.get(&raw.verify, "verify").map(|t| super::verify::table(&mut v, t.v)).unwrap_or_default();
 
     let source = v.file.to_path_buf();
     v.finish(()).map(|()| Config {
@@ -330,5 +332,6 @@ pub(super) fn validate(raw: RawConfig, mut v: Validator) -> Result<Config, Confi
         domains,
         watch,
         limits,
+        verify,
     })
 }

@@ -11,8 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod nostate;
+mod origin;
 mod owed;
+mod published;
 mod scanned;
+mod verify;
 mod wait;
 
 pub use owed::OutboxPick;
@@ -28,9 +31,10 @@ use crate::report::{quota_after, JobReport, OutboxCounts, Report, StatusReport, 
 use crate::scan::ScanSpec;
 use crate::state::history::History;
 use crate::state::ledger::Ledger;
-use crate::state::{self, lock::StateLock, manifest, outbox::Outbox, remote};
+use crate::state::{self, lock::StateLock, manifest, outbox::Outbox};
 use crate::submit::{RateLimits, RateRule, SubmitOptions, Submitter};
 use scanned::{plan_jobs, scan_and_diff, Scanned};
+pub use verify::{VerifyOptions, VERIFY_WAIT};
 
 /// What `sync` should do beyond the default.
 #[derive(Clone, Debug, Default)]
@@ -47,6 +51,9 @@ pub struct SyncOptions {
     pub wait: Option<Duration>,
     /// What to do when no manifest is found (`--if-no-state`); `None`: the config's `if_no_state`.
     pub if_no_state: Option<crate::config::NoStateRule>,
+    /// Then check what the CDN serves for the deploy's URLs (`sync --verify`; implies `wait`,
+    /// 600 s unless set).
+    pub verify: bool,
     /// Only these paths (relative to `publish_dir`, files or directories) may have changed: rescan
     /// just them and carry the rest of the manifest over (watch mode, or a site generator that
     /// knows what it wrote). `Some(vec![])` scans nothing and only sends owed jobs. Ignored
@@ -87,6 +94,12 @@ impl<A: CdnApi> Engine<A> {
     /// An engine with the default lock timeout (60 s).
     pub fn new(config: Config, api: A, clock: Arc<dyn Clock>) -> Self {
         Engine { config: Arc::new(config), api, clock, lock_timeout: Duration::from_secs(60), limits: Default::default() }
+    }
+
+    /// The same engine (config, clock, lock timeout, rate limits) over another API: one that
+    /// observes the calls of this one, say.
+    pub(crate) fn with_api<B: CdnApi>(&self, api: B) -> Engine<B> {
+        Engine { config: self.config.clone(), api, clock: self.clock.clone(), lock_timeout: self.lock_timeout, limits: self.limits.clone() }
     }
 
     fn outbox(&self) -> Outbox {
@@ -166,6 +179,7 @@ impl<A: CdnApi> Engine<A> {
             quota_before: p.quota_before,
             tasks_finished: None,
             requests: 0,
+            verify: None,
         })
     }
 
@@ -211,6 +225,7 @@ impl<A: CdnApi> Engine<A> {
             j.status = JobStatus::Pending;
         }
         outbox.put(&new_jobs)?;
+        self.record_deploy(&s)?;
         crate::failpoint::hit("outbox-written");
         // Nothing changed and nothing needed rehashing (so nothing is racy): the manifest on
         // disk already says all this, and rewriting 100,000 entries would be the run's main cost.
@@ -222,15 +237,18 @@ impl<A: CdnApi> Engine<A> {
         // Submit: owed jobs first, then the new ones.
         let (held, mut to_send) = owed::hold_failed(owed, opts.retry_failed);
         to_send.extend(new_jobs);
-        let Sent { done, waited, requests, warnings: sent_warnings } =
-            self.send(&outbox, to_send, Some(quota), opts.wait, progress).await?;
+        let (to_send, origin_held) = self.origin_gate(to_send, &s, &outbox, &mut notes).await?;
+        let wait = opts.wait.or(opts.verify.then_some(VERIFY_WAIT));
+        let Sent { done, waited, requests, warnings: sent_warnings } = self.send(&outbox, to_send, Some(quota), wait, progress).await?;
         warnings.extend(sent_warnings);
+        let verify = if opts.verify { Some(self.verify_after_sync(s.baseline, progress).await) } else { None };
         // Report.
         let remaining = outbox.load()?;
         if self.config.manifest_url.is_some() {
             self.publish_manifest(&s, remaining.is_empty(), &mut notes)?;
         }
-        let jobs = self.reports(&done);
+        let mut jobs = self.reports(&done);
+        jobs.extend(self.reports(&origin_held));
         notes.extend(p.notes);
         notes.extend(self.api.take_notes());
         if opts.baseline {
@@ -257,6 +275,7 @@ impl<A: CdnApi> Engine<A> {
             quota_after: quota_after(&p.quota_before, &p.quota_used),
             quota_before: p.quota_before,
             requests,
+            verify,
         })
     }
 
@@ -271,45 +290,6 @@ impl<A: CdnApi> Engine<A> {
             ev.replay(progress);
         }
         task.await.map_err(|e| Error::runtime("the scan", e))?
-    }
-
-    /// With `manifest_url` and no local manifest (a fresh CI runner): the published manifest.
-    async fn fetch_published(&self, notes: &mut Vec<String>, warnings: &mut Vec<String>) -> Option<manifest::Manifest> {
-        let url = self.config.manifest_url.as_ref()?;
-        if manifest::path(&self.config.state_dir).exists() {
-            return None;
-        }
-        match remote::fetch(url, self.config.provider.timeout, self.clock.now_unix()).await {
-            remote::Fetched::Found(m) => {
-                notes.push(format!("no local manifest: diffed against the published one at {url}"));
-                Some(m)
-            }
-            remote::Fetched::Missing(why) => {
-                notes.push(format!("no published manifest ({why}): first deploy, so the baseline rule applies"));
-                None
-            }
-            remote::Fetched::Unusable(why) => {
-                warnings.push(format!("cannot use the published manifest ({why}); the baseline rule applies, nothing changed is purged"));
-                None
-            }
-        }
-    }
-
-    /// Write the manifest copy the deploy publishes: the new one when nothing is owed, else the
-    /// previous one, so a fresh runner purges the owed changes again (see [`remote`]).
-    fn publish_manifest(&self, s: &Scanned, nothing_owed: bool, notes: &mut Vec<String>) -> Result<()> {
-        let dest = remote::published_path(&self.config.publish_dir);
-        if nothing_owed {
-            remote::publish(&self.config.publish_dir, &s.current)?;
-            notes.push(format!("wrote {}: publish it with the site", dest.display()));
-        } else if let Some(prev) = &s.previous {
-            remote::publish(&self.config.publish_dir, prev)?;
-            notes
-                .push(format!("jobs are still owed: {} keeps the previous manifest, so the next runner purges them again", dest.display()));
-        } else {
-            notes.push(format!("jobs are still owed and there is no previous manifest: {} not written", dest.display()));
-        }
-        Ok(())
     }
 
     fn submitter<'s>(

@@ -30,7 +30,7 @@ pub const FAMILIES: &[Family] = &[
     family("cdnsync_retries_total", "API requests sent again after a retryable failure, by action.", Kind::Counter, &["action"]),
     family("cdnsync_owed_jobs", "Jobs in the outbox by status (pending, deferred, failed).", Kind::Gauge, &["status"]),
     family("cdnsync_quota_remaining", "Daily quota left, by kind and area.", Kind::Gauge, &["kind", "area"]),
-    family("cdnsync_last_success_timestamp_seconds", "Unix time the last successful sync finished.", Kind::Gauge, &[]),
+    family("cdnsync_last_success_timestamp_seconds", "Unix time the last sync that left nothing owed finished.", Kind::Gauge, &[]),
     family("cdnsync_seconds_since_last_deploy_event", "Seconds since the last change seen in publish_dir.", Kind::Gauge, &[]),
     Family {
         name: "cdnsync_change_to_accepted_seconds",
@@ -138,6 +138,7 @@ impl Metrics {
     }
 
     /// The registry underneath (values for tests and `status`).
+    #[cfg(test)]
     pub fn registry(&self) -> &Registry {
         &self.reg
     }
@@ -150,7 +151,9 @@ impl Metrics {
             SyncResult::Failed(_) => "failed",
         };
         let _ = self.reg.inc("cdnsync_syncs_total", &[label], 1.0);
-        if !matches!(result, SyncResult::Failed(_)) {
+        // Success is everything owed accepted: a sync that left jobs for the quota reset is
+        // healthy (below), but not a success to alert on the age of.
+        if result == SyncResult::Ok {
             let _ = self.reg.set("cdnsync_last_success_timestamp_seconds", &[], now_ms.div_euclid(1000) as f64);
         }
         self.d().health = match result {
@@ -158,11 +161,6 @@ impl Metrics {
             SyncResult::QuotaDeferred => Health::QuotaDeferred,
             SyncResult::Failed(why) => Health::Failing(why),
         };
-    }
-
-    /// Mark the daemon unhealthy (a stuck watcher, a failing background retry) or healthy again.
-    pub fn set_health(&self, h: Health) {
-        self.d().health = h;
     }
 
     /// What `/healthz` says now.

@@ -24,12 +24,6 @@ const MAX_CONNECTIONS: usize = 16;
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Parse `[watch] metrics`: an explicit `IP:PORT` (`127.0.0.1:9464`, `[::1]:9464`); a bare port
-/// or a host name is refused, so the address listened on is always the one written.
-pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    s.trim().parse::<SocketAddr>().map_err(|_| format!("{s:?} is not an IP address and port such as \"127.0.0.1:9464\""))
-}
-
 /// A running endpoint.
 #[derive(Debug)]
 pub struct MetricsServer {

@@ -247,10 +247,16 @@ fn serves_metrics_and_health_on_the_given_address_only() {
 }
 
 #[test]
-fn a_listen_address_is_an_ip_and_a_port() {
-    assert_eq!(server::parse_listen("127.0.0.1:9464").unwrap().port(), 9464);
-    assert!(server::parse_listen("[::1]:9464").is_ok());
-    for bad in ["9464", "localhost:9464", "127.0.0.1", ""] {
-        assert!(server::parse_listen(bad).unwrap_err().contains("127.0.0.1:9464"), "{bad}");
-    }
+fn only_a_sync_that_left_nothing_owed_is_a_success() {
+    let clock = ManualClock::new(1_800_000_000_000);
+    let m = Metrics::new();
+    let last = |m: &Metrics| m.registry().value("cdnsync_last_success_timestamp_seconds", &[]);
+    m.sync_finished(SyncResult::QuotaDeferred, clock.now_ms());
+    assert_eq!((last(&m), m.health()), (None, Health::QuotaDeferred), "healthy, but no success yet");
+    m.sync_finished(SyncResult::Ok, clock.now_ms());
+    assert_eq!(last(&m), Some(1_800_000_000.0));
+    clock.advance(Duration::from_secs(60));
+    m.sync_finished(SyncResult::QuotaDeferred, clock.now_ms());
+    m.sync_finished(SyncResult::Failed("x".into()), clock.now_ms());
+    assert_eq!(last(&m), Some(1_800_000_000.0));
 }

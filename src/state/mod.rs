@@ -4,6 +4,7 @@
 //!
 //! Every write is atomic and durable: temp file, fsync, rename, fsync of the directory.
 
+pub mod deploy;
 pub mod dropped;
 pub mod history;
 pub mod ledger;

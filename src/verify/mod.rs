@@ -33,7 +33,9 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::model::ContentHash;
 pub use fetch::{Fetch, FetchError, HttpFetcher, Method, Observed, Request};
-pub use summary::{Outcome, Summary, Verdict};
+pub use summary::Summary;
+#[cfg(test)]
+pub use summary::Verdict;
 
 /// How a domain's URLs are checked (`[[domain]] verify`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -26,15 +26,24 @@ pub struct OriginItem {
     /// The `Host` header: the `[[domain]]` host.
     pub host: String,
     /// The deployed file's hash; `None` for a removed file (ready once the origin answers 404 or
-    /// 410).
+    /// 410, or, when [`OriginItem::previous`] is known, once it no longer serves those bytes).
     pub expect: Option<ContentHash>,
+    /// For a removed file: the bytes it had (an origin that now answers with a fallback page or
+    /// a redirect is no longer serving them, and must not hold the purge back forever).
+    pub previous: Option<ContentHash>,
 }
 
 impl OriginItem {
     /// The item for `cdn_url` on the origin `origin` (`http://host:port`, maybe with a path
     /// prefix); `None` when either is not an absolute http(s) URL.
     pub fn new(cdn_url: &str, origin: &str, host: &str, expect: Option<ContentHash>) -> Option<OriginItem> {
-        Some(OriginItem { url: cdn_url.into(), origin_url: origin_url(origin, cdn_url)?, host: host.into(), expect })
+        Some(OriginItem { url: cdn_url.into(), origin_url: origin_url(origin, cdn_url)?, host: host.into(), expect, previous: None })
+    }
+
+    /// For a removed file: the bytes it had before.
+    pub fn removed_from(mut self, previous: Option<ContentHash>) -> OriginItem {
+        self.previous = previous;
+        self
     }
 }
 
@@ -65,17 +74,21 @@ pub enum Probe {
     Old(String),
 }
 
-/// Read one origin answer, PURE.
-pub fn probe(expect: Option<ContentHash>, answer: &Result<Observed, FetchError>) -> Probe {
+/// Read one origin answer, PURE. `previous`: for a removed file (`expect` `None`), the bytes it
+/// had; then any answer but those bytes (or a 5xx) means the origin has let go of them.
+pub fn probe(expect: Option<ContentHash>, previous: Option<ContentHash>, answer: &Result<Observed, FetchError>) -> Probe {
     let obs = match answer {
         Err(e) => return Probe::Old(format!("origin unreachable: {e}")),
         Ok(o) => o,
     };
+    let body = obs.body.as_ref().map(|b| b.hash);
     match (expect, obs.status) {
         (None, 404 | 410) => Probe::Ready,
+        (None, 200..=299) if previous.is_some() && matches!(body, Some(Some(h)) if Some(h) != previous) => Probe::Ready,
+        (None, 300..=499) if previous.is_some() => Probe::Ready,
         (None, s) => Probe::Old(format!("origin still serves the removed file (HTTP {s})")),
         (Some(_), 404 | 410) => Probe::Old(format!("origin does not have the file yet (HTTP {})", obs.status)),
-        (Some(want), 200..=299) => match obs.body.as_ref().map(|b| b.hash) {
+        (Some(want), 200..=299) => match body {
             Some(Some(h)) if h == want => Probe::Ready,
             Some(None) => Probe::Old("origin's answer is over the size cap".into()),
             _ => Probe::Old("origin still serves other bytes".into()),
@@ -135,6 +148,7 @@ pub struct OriginReport {
 
 impl OriginReport {
     /// Nothing held back.
+    #[cfg(test)]
     pub fn all_ready(&self) -> bool {
         self.held.is_empty()
     }
@@ -159,7 +173,7 @@ pub async fn wait_for_origin<F: Fetch>(
         let reqs = pending.iter().map(|&i| Request { url: &items[i].origin_url, method: Method::Get, host: Some(&items[i].host) });
         super::fetch_all(fetcher, reqs, concurrency, None, clock, |k, answer| {
             let i = pending[k];
-            match probe(items[i].expect, &answer) {
+            match probe(items[i].expect, items[i].previous, &answer) {
                 Probe::Ready => ready[i] = true,
                 Probe::Old(why) => reasons[i] = why,
             }

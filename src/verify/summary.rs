@@ -1,10 +1,11 @@
 //! The result of a verify run: one [`Outcome`] per URL, the counts, the exit code, and the
 //! `--json` form.
 //!
-//! Exit code ([`Summary::exit_code`]): 0 when every URL is fresh (or there was none); 6 when any
-//! is stale or different, or the CDN answered with an error status (a 404 on a URL just purged
-//! is a mapping problem as surely as a wrong body); 1 when the rest is fresh but some requests got
-//! no answer at all (the CDN could not be reached: nothing was proven either way).
+//! Exit code ([`Summary::exit_code`], `docs/exit-codes.md`): 0 when every URL is fresh (or there
+//! was none); 6 when any is stale or different, or the CDN answered a 3xx or 4xx (a redirect or a
+//! 404 on a URL just purged is what visitors get instead of the file: a mapping or access problem
+//! as surely as a wrong body); 1 when the rest is fresh but some requests got no answer or a 5xx
+//! (the CDN or its origin failed for now: nothing was proven either way, and a rerun may).
 
 use serde::Serialize;
 
@@ -96,11 +97,11 @@ impl Summary {
         s
     }
 
-    /// 0 all fresh; 6 any stale, different or answered with an error status; 1 otherwise (some
-    /// got no answer).
+    /// 0 all fresh; 6 any stale, different or answered 3xx/4xx; 1 otherwise (some got no answer,
+    /// or a 5xx).
     pub fn exit_code(&self) -> u8 {
-        let answered_error = self.results.iter().any(|r| r.status.is_some() && matches!(r.verdict, Verdict::Error { .. }));
-        if self.stale > 0 || self.different > 0 || answered_error {
+        let refused = self.results.iter().any(|r| r.status.is_some_and(|s| s < 500) && matches!(r.verdict, Verdict::Error { .. }));
+        if self.stale > 0 || self.different > 0 || refused {
             EXIT_NOT_FRESH
         } else if self.errors > 0 {
             1
@@ -143,6 +144,10 @@ mod tests {
             (vec![fresh(), out("https://w/b", Some(200), Verdict::Stale)], 6),
             (vec![out("https://w/b", Some(200), Verdict::Different { reasons: vec![Reason::OtherBytes] })], 6),
             (vec![fresh(), out("https://w/b", Some(404), err("HTTP 404"))], 6),
+            (vec![fresh(), out("https://w/b", Some(301), err("HTTP 301"))], 6),
+            (vec![fresh(), out("https://w/b", Some(403), err("HTTP 403"))], 6),
+            (vec![fresh(), out("https://w/b", Some(502), err("HTTP 502"))], 1),
+            (vec![out("https://w/a", Some(503), err("HTTP 503")), out("https://w/b", Some(404), err("HTTP 404"))], 6),
             (vec![fresh(), out("https://w/b", None, err("connection refused"))], 1),
             (vec![out("https://w/b", None, err("refused")), out("https://w/c", Some(200), Verdict::Stale)], 6),
         ];

@@ -16,7 +16,10 @@
 //! - On shutdown (SIGINT/SIGTERM) it stops watching, lets an in-flight sync finish for up to
 //!   [`WatchOptions::grace`], and exits; anything unfinished is already in the outbox (every job
 //!   is persisted before its request) and goes out on the next start.
+//! - With `[watch] metrics` it serves `/metrics` and `/healthz`, and under systemd it notifies
+//!   `READY=1`, `STATUS=` and `WATCHDOG=1` (`daemon.rs`).
 
+mod daemon;
 mod events;
 mod os;
 mod poll;
@@ -84,6 +87,11 @@ pub async fn run<A: CdnApi>(
     progress: &dyn Progress,
     shutdown: impl Future<Output = ()>,
 ) -> Result<WatchSummary> {
+    // Metrics, health and systemd (`[watch] metrics`, $NOTIFY_SOCKET): the engine's API calls
+    // and jobs are counted through these.
+    let daemon = daemon::Daemon::start(&engine.config, engine.clock.clone()).await?;
+    let (metered, observer) = (daemon.metered(engine), daemon.progress(progress));
+    let (engine, progress): (&Engine<_>, &dyn Progress) = (&metered, &observer);
     let cfg = &engine.config;
     let clock = engine.clock.clone();
     let root = cfg.publish_dir.clone();
@@ -124,7 +132,8 @@ pub async fn run<A: CdnApi>(
     let mut next: Option<Burst> = Some(first);
     loop {
         if let Some(burst) = next.take() {
-            let (res, stopping) = sync_with_grace(engine, &burst, progress, shutdown.as_mut(), opts.grace).await;
+            let (res, stopping) = sync_with_grace(engine, &burst, progress, shutdown.as_mut(), opts.grace, &daemon).await;
+            daemon.sync_done(&res, &engine.owed().unwrap_or_default());
             summary.syncs += 1;
             let now = clock.now_ms();
             match res {
@@ -156,7 +165,7 @@ pub async fn run<A: CdnApi>(
             settler.touch(clock.now_ms(), Touch::Rescan("event queue overflow".into()));
         }
         let now = clock.now_ms();
-        let wake = [settler.due_at(), owed.at_ms, poller.as_ref().map(|p| p.next_ms)].into_iter().flatten().min();
+        let wake = [settler.due_at(), owed.at_ms, poller.as_ref().map(|p| p.next_ms), daemon.ping_due()].into_iter().flatten().min();
         let sleep = async {
             match wake {
                 Some(t) => clock.sleep(Duration::from_millis((t - now).max(0) as u64)).await,
@@ -186,6 +195,8 @@ pub async fn run<A: CdnApi>(
         if let Some(p) = poller.as_mut().filter(|p| p.next_ms <= now) {
             p.round(&root, &spec, &mut settler, now).await;
         }
+        daemon.changes(settler.touched());
+        daemon.ping();
         if let Some(b) = settler.take(now) {
             next = Some(b);
         } else if owed.at_ms.is_some_and(|t| t <= now) {
@@ -198,6 +209,7 @@ pub async fn run<A: CdnApi>(
     if summary.owed_at_exit > 0 {
         tracing::info!("{} job(s) still owed; they go out on the next start or sync", summary.owed_at_exit);
     }
+    daemon.stop(summary.owed_at_exit).await;
     Ok(summary)
 }
 
@@ -209,22 +221,26 @@ async fn sync_with_grace<A: CdnApi>(
     progress: &dyn Progress,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
     grace: Duration,
+    daemon: &daemon::Daemon,
 ) -> (Option<Result<Report>>, bool) {
     let opts = SyncOptions { paths: if burst.rescan.is_some() { None } else { Some(burst.paths.clone()) }, ..SyncOptions::default() };
     let sync = engine.sync(&opts, progress);
     tokio::pin!(sync);
-    tokio::select! {
-        r = &mut sync => (Some(r), false),
-        _ = shutdown.as_mut() => {
-            // A scan still running stops at once (nothing is written or sent before it ends);
-            // a sync already submitting is given the grace period.
-            opts.cancel.cancel();
-            tracing::info!("stopping: letting the running sync finish (at most {} s)", grace.as_secs());
-            tokio::select! {
-                r = &mut sync => (Some(r), true),
-                _ = engine.clock.sleep(grace) => (None, true),
-            }
+    loop {
+        tokio::select! {
+            r = &mut sync => return (Some(r), false),
+            // The watchdog keeps being fed from this task while the sync runs.
+            _ = daemon.until_ping() => daemon.ping(),
+            _ = shutdown.as_mut() => break,
         }
+    }
+    // A scan still running stops at once (nothing is written or sent before it ends); a sync
+    // already submitting is given the grace period.
+    opts.cancel.cancel();
+    tracing::info!("stopping: letting the running sync finish (at most {} s)", grace.as_secs());
+    tokio::select! {
+        r = &mut sync => (Some(r), true),
+        _ = engine.clock.sleep(grace) => (None, true),
     }
 }
 

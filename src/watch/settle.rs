@@ -106,6 +106,11 @@ impl Settler {
         }
     }
 
+    /// When the pending burst's first and last changes were seen (`None`: nothing pending).
+    pub fn touched(&self) -> Option<(i64, i64)> {
+        Some((self.first_ms?, self.last_ms?))
+    }
+
     /// Is anything waiting (due or not)?
     pub fn pending(&self) -> bool {
         self.first_ms.is_some()

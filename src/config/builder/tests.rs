@@ -30,6 +30,13 @@ fn every_setter_lands_on_its_key() {
         .domain_exclude("css/old/**")
         .index_files(&["index.htm"])
         .index_aliases(&[IndexAlias::Bare])
+        .origin("http://10.0.0.5:8080")
+        .origin_wait(Duration::from_secs(30))
+        .verify_mode(crate::config::VerifyMode::Etag)
+        .verify_concurrency(3)
+        .verify_requests_per_second(7)
+        .connect_to("127.0.0.1:8081".parse().unwrap())
+        .metrics("127.0.0.1:9464".parse().unwrap())
         .settle(Duration::from_millis(200))
         .max_wait(Duration::from_secs(2))
         .trigger_file(".deployed")
@@ -60,6 +67,13 @@ fn every_setter_lands_on_its_key() {
     assert!(d1.include.is_match("css/a.css") && !d1.include.is_match("a.html") && d1.exclude.is_match("css/old/a.css"));
     assert_eq!((d1.index_files.clone(), d1.alias_slash, d1.alias_bare), (vec!["index.htm".to_string()], false, true));
     assert_eq!((c.watch.settle, c.watch.max_wait), (Duration::from_millis(200), Duration::from_secs(2)));
+    assert_eq!((d0.origin.as_deref(), d0.verify), (None, crate::config::VerifyMode::Hash));
+    assert_eq!(
+        (d1.origin.as_deref(), d1.origin_wait, d1.verify),
+        (Some("http://10.0.0.5:8080"), Duration::from_secs(30), crate::config::VerifyMode::Etag)
+    );
+    assert_eq!((c.verify.concurrency, c.verify.requests_per_second, c.verify.connect_to), (3, 7, Some("127.0.0.1:8081".parse().unwrap())));
+    assert_eq!(c.watch.metrics, Some("127.0.0.1:9464".parse().unwrap()));
     let l = &c.limits;
     assert_eq!((l.collapse, l.concurrency, l.requests_per_second), (Collapse::Never, 2, 5));
     assert_eq!((l.purge_urls_batch, l.purge_paths_batch, l.prefetch_batch), (100, 50, 20));

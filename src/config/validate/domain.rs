@@ -139,6 +139,10 @@ fn domain(v: &mut Validator, d: At<RawDomain>, i: usize) -> Option<Domain> {
         // EdgeOne's keys: `config::edgeone` reads them once every domain is known.
         zone_id: None,
         method: Default::default(),
+        // The verify keys: `config::verify` reads them once every domain is known.
+        origin: None,
+        origin_wait: crate::config::verify::DEFAULT_ORIGIN_WAIT,
+        verify: Default::default(),
     })
 }
 

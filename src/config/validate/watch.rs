@@ -26,5 +26,11 @@ pub(super) fn watch(v: &mut Validator, r: &RawWatch) -> Watch {
             w.trigger_file = Some(s.to_string());
         }
     }
+    if let Some(m) = v.get(&r.metrics, "watch.metrics") {
+        match crate::config::verify::socket_addr(m.v) {
+            Ok(addr) => w.metrics = Some(addr),
+            Err(msg) => v.err(m.at, "watch.metrics", msg),
+        }
+    }
     w
 }

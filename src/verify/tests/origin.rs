@@ -37,6 +37,7 @@ fn what_one_look_means() {
     let capped =
         Ok(Observed { status: 200, body: Some(Body { hash: None, bytes: 9, newlines: 0, prefix: vec![] }), ..Observed::default() });
     let old = |s: &str| Probe::Old(s.into());
+    let old_bytes = Some(ContentHash::of(b"old"));
     let cases: Vec<(Option<ContentHash>, Result<Observed, FetchError>, Probe)> = vec![
         (Some(new), body(b"new"), Probe::Ready),
         (Some(new), body(b"old"), old("origin still serves other bytes")),
@@ -50,7 +51,21 @@ fn what_one_look_means() {
         (None, body(b"old"), old("origin still serves the removed file (HTTP 200)")),
     ];
     for (expect, answer, want) in cases {
-        assert_eq!(probe(expect, &answer), want, "{answer:?}");
+        assert_eq!(probe(expect, None, &answer), want, "{answer:?}");
+    }
+    // A removed file whose old bytes are known: gone once they are not served, whatever else is
+    // (an SPA fallback page, a redirect); not while they are, nor when nothing can be told.
+    let removed: Vec<(Result<Observed, FetchError>, Probe)> = vec![
+        (body(b"old"), old("origin still serves the removed file (HTTP 200)")),
+        (body(b"<!doctype html>app shell"), Probe::Ready),
+        (status(301), Probe::Ready),
+        (status(403), Probe::Ready),
+        (status(404), Probe::Ready),
+        (status(503), old("origin still serves the removed file (HTTP 503)")),
+        (Err(FetchError { message: "reset".into() }), old("origin unreachable: reset")),
+    ];
+    for (answer, want) in removed {
+        assert_eq!(probe(None, old_bytes, &answer), want, "{answer:?}");
     }
 }
 
