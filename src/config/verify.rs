@@ -2,7 +2,7 @@
 //! `[[domain]] origin`, `origin_wait_secs` and `verify` (wait for the origin before purging; how
 //! a domain's URLs are checked), and the address rule shared with `[watch] metrics`.
 //!
-//! Like the EdgeOne keys, the domain keys are read once every domain is known, by [`apply`].
+//! Like the EdgeOne keys, the domain keys are read once every domain is known, by `apply`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
