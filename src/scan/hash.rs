@@ -1,4 +1,9 @@
 //! Content hashing (BLAKE3, in parallel) and the rule that decides when a stored hash is reused.
+//!
+//! Only regular files are read. The walk saw a regular file, but by the time it is read it may be
+//! a FIFO (opening one for reading waits for a writer: forever), a device (`/dev/zero` never
+//! ends) or a socket: files are opened without blocking and the opened handle is checked
+//! (`fstat`), not the name looked at earlier.
 
 use std::io::Read;
 use std::path::Path;
@@ -18,10 +23,96 @@ pub fn can_reuse(old: &FileMeta, size: u64, mtime_ns: i64, prev_scan_start_ns: i
     old.size == size && old.mtime_ns == mtime_ns && mtime_ns < prev_scan_start_ns.saturating_sub(RACY_MARGIN_NS)
 }
 
-/// Hash one file, reading through `buf`; gives up (with an `Interrupted` error) when `cancel` is
-/// set, checking between chunks so that even a huge file stops at once.
+/// `O_NONBLOCK` of the platforms whose value is known here: an open of a FIFO returns at once.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const O_NONBLOCK: Option<i32> = Some(if cfg!(any(target_arch = "mips", target_arch = "mips64")) {
+    0o200
+} else if cfg!(any(target_arch = "sparc", target_arch = "sparc64")) {
+    0x4000
+} else {
+    0o4000
+});
+#[cfg(any(target_vendor = "apple", target_os = "freebsd", target_os = "netbsd", target_os = "openbsd", target_os = "dragonfly"))]
+const O_NONBLOCK: Option<i32> = Some(0x4);
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
+const O_NONBLOCK: Option<i32> = None;
+
+/// What was opened is not a regular file (any more): a FIFO, a device, a socket, a folder.
+#[derive(Debug)]
+pub struct NotRegular(pub &'static str);
+
+impl std::fmt::Display for NotRegular {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not a regular file ({})", self.0)
+    }
+}
+
+impl std::error::Error for NotRegular {}
+
+/// Is `e` a [`NotRegular`]?
+pub fn is_not_regular(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<NotRegular>())
+}
+
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a FIFO";
+        } else if ft.is_char_device() || ft.is_block_device() {
+            return "a device";
+        } else if ft.is_socket() {
+            return "a socket";
+        }
+    }
+    if ft.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
+}
+
+/// Open `path` for reading if it is a regular file, without waiting on a FIFO or a device; the
+/// check is made on the opened handle, so a swap after the check cannot slip through.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    match O_NONBLOCK {
+        Some(flag) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.custom_flags(flag);
+        }
+        // No flag known for this platform: at least refuse what the name is now.
+        None => {
+            let ft = std::fs::metadata(path)?.file_type();
+            if !ft.is_file() {
+                return Err(std::io::Error::other(NotRegular(kind_of(ft))));
+            }
+        }
+    }
+    let f = o.open(path)?;
+    let ft = f.metadata()?.file_type();
+    if !ft.is_file() {
+        return Err(std::io::Error::other(NotRegular(kind_of(ft))));
+    }
+    Ok(f)
+}
+
+/// Hash one regular file ([`open_regular`]), reading through `buf`; gives up (with an
+/// `Interrupted` error) when `cancel` is set, checking between chunks so that even a huge file
+/// stops at once.
 pub fn hash_file(path: &Path, buf: &mut [u8], cancel: &Cancel) -> std::io::Result<ContentHash> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = open_regular(path)?;
     let mut h = blake3::Hasher::new();
     loop {
         if cancel.is_cancelled() {
@@ -90,6 +181,28 @@ mod tests {
         for (old, size, mtime, start, want) in cases {
             assert_eq!(can_reuse(&old, size, mtime, start), want, "{old:?} {size} {mtime}");
         }
+    }
+
+    /// A FIFO without a writer, a device that never ends, a folder: refused at once, by what
+    /// the handle is.
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let paths = [fifo, zero, dir.path().to_path_buf()];
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+            let _ = tx.send(hash_files(&refs, &|| {}, &Cancel::default()));
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(20)).expect("hashing a FIFO or /dev/zero must not block");
+        let msgs: Vec<String> = got.iter().map(|r| r.as_ref().map(|_| "hashed".to_string()).unwrap_or_else(|e| e.to_string())).collect();
+        assert_eq!(msgs, ["not a regular file (a FIFO)", "not a regular file (a device)", "not a regular file (a folder)"]);
+        assert!(got.iter().all(|r| r.as_ref().is_err_and(is_not_regular)));
     }
 
     #[test]
