@@ -16,6 +16,7 @@ mod examples;
 mod fake;
 mod fleet;
 mod hostile;
+mod hostile_tree;
 mod init;
 mod layers;
 mod library;

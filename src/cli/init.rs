@@ -40,8 +40,14 @@ const HUGO_CLEAN: &str = "# Hugo: build with `hugo --cleanDestinationDir` (e.g. 
 # without it a page you delete stays in public/, so cdnsync never sees it removed nor purges it.\n";
 
 pub fn run(config_path: &Path, publish_dir: Option<&Path>, o: &Output) -> Result<u8> {
-    if config_path.exists() {
-        return Err(Error::Usage(format!("{} already exists; cdnsync init never overwrites a config", config_path.display())));
+    // A symlink, even a dangling one, is refused: writing through it would create or replace
+    // its target, wherever that is.
+    match std::fs::symlink_metadata(config_path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(Error::Usage(format!("{} is a symlink; cdnsync init never writes through one", config_path.display())))
+        }
+        Ok(_) => return Err(exists(config_path)),
+        Err(_) => {}
     }
     let base = config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let generator = detect(base);
@@ -72,7 +78,13 @@ pub fn run(config_path: &Path, publish_dir: Option<&Path>, o: &Output) -> Result
         Some((_, Err(why))) => (None, format!("cannot use the site URL: {why}; set [[domain]] host yourself")),
         None => (None, "no site generator found: set [[domain]] host yourself".to_string()),
     };
-    std::fs::write(config_path, text).map_err(|e| Error::io(config_path, e))?;
+    // create_new (O_EXCL): whatever appeared at the path since the check above, a file or a
+    // symlink, is never written through.
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(config_path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => exists(config_path),
+        _ => Error::io(config_path, e),
+    })?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| Error::io(config_path, e))?;
     let ignored = gitignore(base)?;
     if o.json {
         let v = serde_json::json!({
@@ -94,6 +106,10 @@ pub fn run(config_path: &Path, publish_dir: Option<&Path>, o: &Output) -> Result
         out::stdout(&s);
     }
     Ok(0)
+}
+
+fn exists(config_path: &Path) -> Error {
+    Error::Usage(format!("{} already exists; cdnsync init never overwrites a config", config_path.display()))
 }
 
 /// In a git work tree (`.git` here or in a parent folder), make `.gitignore` beside the config
