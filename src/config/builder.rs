@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use toml::{Table, Value};
 
-use super::types::{Collapse, HttpMethod, IndexAlias, Scheme, SignatureMethod, V2Overseas};
+use super::types::{Collapse, HttpMethod, IndexAlias, Scheme, SignatureMethod, Symlinks, V2Overseas};
 use super::{Config, ConfigError, ConfigErrors};
 use crate::model::{Api, Area, JobKind};
 
@@ -79,6 +79,11 @@ impl Builder {
     /// `CI` variable: without this setter it is `baseline`).
     pub fn if_no_state(self, rule: super::NoStateRule) -> Self {
         self.set(None, "if_no_state", rule.as_str())
+    }
+
+    /// `symlinks`.
+    pub fn symlinks(self, which: Symlinks) -> Self {
+        self.set(None, "symlinks", which.as_str())
     }
 
     /// `[provider] api`.
@@ -289,6 +294,11 @@ impl Builder {
     /// `[limits] retry_deadline_secs` (whole seconds).
     pub fn retry_deadline(self, deadline: Duration) -> Self {
         self.secs(Some("limits"), "retry_deadline_secs", deadline)
+    }
+
+    /// `[limits] max_files`.
+    pub fn max_files(self, n: u64) -> Self {
+        self.set(Some("limits"), "max_files", whole(n))
     }
 
     /// The TOML this builder stands for (what `cdnsync.toml` would hold).

@@ -27,8 +27,8 @@ pub use credential_keys::{CredentialSettings, CredentialsMode};
 pub use edgeone::{PurgeMethod, Site};
 pub use nostate::{ci_is_set, NoStatePolicy, NoStateRule};
 pub use types::{
-    default_endpoint, Collapse, Config, Domain, Endpoint, HttpMethod, IndexAlias, Limits, Provider, Scheme, SignatureMethod, V2Overseas,
-    Watch, BUILTIN_EXCLUDES, DEFAULT_MAX_ROOT_PURGES_PER_DAY, MAX_REQUESTS_PER_SECOND,
+    default_endpoint, Collapse, Config, Domain, Endpoint, HttpMethod, IndexAlias, Limits, Provider, Scheme, SignatureMethod, Symlinks,
+    V2Overseas, Watch, BUILTIN_EXCLUDES, DEFAULT_MAX_FILES, DEFAULT_MAX_ROOT_PURGES_PER_DAY, MAX_MAX_FILES, MAX_REQUESTS_PER_SECOND,
 };
 pub use validate::{
     check_base_path, check_host, check_plain_http, compile_glob, is_loopback_host, parse_endpoint, MAX_DOMAINS, MAX_ERRORS, MAX_GLOBS,
@@ -155,10 +155,18 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     Ok(cfg)
 }
 
-/// Checks that need the filesystem: `publish_dir` must be an existing folder (a symlink to one is fine).
+/// Checks that need the filesystem: `publish_dir` must be an existing folder (a symlink to one is
+/// fine), and not the state folder itself.
 pub fn check_fs(cfg: &Config) -> Result<(), ConfigErrors> {
     match std::fs::metadata(&cfg.publish_dir) {
-        Ok(m) if m.is_dir() => Ok(()),
+        Ok(m) if m.is_dir() => {
+            let same = std::fs::canonicalize(&cfg.publish_dir).ok().is_some_and(|p| std::fs::canonicalize(&cfg.state_dir).ok() == Some(p));
+            if same {
+                let msg = "is publish_dir itself: cdnsync would publish its own state; use a folder beside the site";
+                return Err(ConfigErrors::one(&cfg.source, None, "state_dir", msg));
+            }
+            Ok(())
+        }
         Ok(_) => Err(ConfigErrors::one(
             &cfg.source,
             cfg.publish_dir_line,

@@ -17,6 +17,7 @@ pub struct RawConfig {
     pub credentials_file: Option<Val<String>>,
     pub manifest_url: Option<Val<String>>,
     pub if_no_state: Option<Val<String>>,
+    pub symlinks: Option<Val<String>>,
     pub provider: Option<Val<RawProvider>>,
     #[serde(rename = "domain")]
     pub domains: Option<List<RawDomain>>,
@@ -83,6 +84,7 @@ pub struct RawLimits {
     pub prefetch_batch: Option<Val<i64>>,
     pub retry_deadline_secs: Option<Val<i64>>,
     pub max_root_purges_per_day: Option<Val<i64>>,
+    pub max_files: Option<Val<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -32,6 +32,7 @@ fn good_config_defaults() {
     assert!(c.exclude_dirs.is_match(".git"));
     assert_eq!((c.if_no_state.rule, c.if_no_state.from_key), (NoStateRule::Baseline, false));
     assert_eq!(c.limits.max_root_purges_per_day, DEFAULT_MAX_ROOT_PURGES_PER_DAY);
+    assert_eq!((c.symlinks, c.limits.max_files), (Symlinks::Follow, 2_000_000));
 }
 
 #[test]
@@ -62,6 +63,8 @@ fn config_errors_name_line_and_key() {
         ),
         ("publish_dir = \"p\"\n[provider]\napi = \"v4\"\n[[domain]]\nhost = \"a.com\"\n", Some(3), "provider.api", "\"v3\", \"v2\""),
         ("publish_dir = \"p\"\n[[domain]]\nhost = \"https://a.com/\"\n", Some(3), "domain[0].host", "bare domain"),
+        ("publish_dir = \"p\"\nsymlinks = \"always\"\n[[domain]]\nhost = \"a.com\"\n", Some(2), "symlinks", "\"follow\", \"inside\", \"skip\""),
+        ("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\n[limits]\nmax_files = 0\n", Some(5), "limits.max_files", "from 1 to 100000000"),
         ("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\ninclude = [\"a/[b\"]\n", Some(4), "domain[0].include[0]", "invalid glob"),
         ("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\nscheme = \"ftp\"\n", Some(4), "domain[0].scheme", "\"ftp\""),
         (
@@ -314,4 +317,25 @@ fn keys_that_mimic_the_parsers_private_names_are_errors_not_panics() {
         let e = parse(text).expect_err(text);
         assert!(!e.0.is_empty(), "{text}");
     }
+}
+
+#[test]
+fn state_dir_may_not_be_publish_dir_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("site")).unwrap();
+    let cfg = dir.path().join("cdnsync.toml");
+    let write = |state: &str| {
+        std::fs::write(&cfg, format!("publish_dir = \"site\"\nstate_dir = \"{state}\"\n[[domain]]\nhost = \"a.com\"\n")).unwrap();
+    };
+    write("./site/");
+    let e = load(&cfg).unwrap_err().to_string();
+    assert!(e.contains("state_dir: is publish_dir itself"), "{e}");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("site", dir.path().join("link")).unwrap();
+        write("link");
+        assert!(load(&cfg).is_err(), "the same folder through a symlink");
+    }
+    write("site/state");
+    load(&cfg).unwrap();
 }

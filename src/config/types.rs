@@ -141,6 +141,30 @@ pub fn default_endpoint(api: Api) -> Endpoint {
     }
 }
 
+/// Which symlinks the scan follows (`symlinks`, `docs/config.md`). A symlinked `publish_dir`
+/// is followed whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Symlinks {
+    /// Every link, wherever it leads (as web servers do), except into pseudo filesystems.
+    #[default]
+    Follow,
+    /// Only links that resolve inside `publish_dir`.
+    Inside,
+    /// None.
+    Skip,
+}
+
+impl Symlinks {
+    /// The config's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Symlinks::Follow => "follow",
+            Symlinks::Inside => "inside",
+            Symlinks::Skip => "skip",
+        }
+    }
+}
+
 /// A domain's URL scheme (`[[domain]] scheme`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -245,6 +269,11 @@ pub const MAX_REQUESTS_PER_SECOND: u32 = limits::V3_REQUESTS_PER_SECOND;
 /// Default of `[limits] max_root_purges_per_day`: a whole-site flush chosen by a collapse is rare
 /// enough that a third one in a day means something is wrong (a generator rewriting every file).
 pub const DEFAULT_MAX_ROOT_PURGES_PER_DAY: u32 = 2;
+/// The default of `[limits] max_files`.
+pub const DEFAULT_MAX_FILES: u64 = 2_000_000;
+
+/// The ceiling of `[limits] max_files`: each tracked path costs memory in every sync.
+pub const MAX_MAX_FILES: u64 = 100_000_000;
 
 /// `[limits]`.
 #[derive(Clone, Debug)]
@@ -265,6 +294,8 @@ pub struct Limits {
     pub retry_deadline: Duration,
     /// How often a day (per domain and area) a collapse may choose a purge of the whole site.
     pub max_root_purges_per_day: u32,
+    /// Most files and folders one scan may find: past it the scan stops with an error.
+    pub max_files: u64,
 }
 
 impl Limits {
@@ -289,6 +320,7 @@ impl Default for Limits {
             prefetch_batch: limits::max_batch(JobKind::PrefetchUrls),
             retry_deadline: Duration::from_secs(300),
             max_root_purges_per_day: DEFAULT_MAX_ROOT_PURGES_PER_DAY,
+            max_files: DEFAULT_MAX_FILES,
         }
     }
 }
@@ -309,6 +341,8 @@ pub struct Config {
     pub exclude: GlobSet,
     /// Excludes that name whole directories (patterns ending in `/**`), to skip walking them.
     pub exclude_dirs: GlobSet,
+    /// Which symlinks the scan follows.
+    pub symlinks: Symlinks,
     /// TOML file with `secret_id`, `secret_key`, `token`.
     pub credentials_file: Option<PathBuf>,
     /// Where the published manifest can be fetched (CI runners without state).

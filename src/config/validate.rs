@@ -24,7 +24,7 @@ pub use provider::{check_plain_http, is_loopback_host, parse_endpoint};
 
 use super::keys::Unknown;
 use super::raw::RawConfig;
-use super::types::{Config, BUILTIN_EXCLUDES};
+use super::types::{Config, Symlinks, BUILTIN_EXCLUDES};
 use super::val::{List, Val};
 use super::{ConfigError, ConfigErrors};
 
@@ -309,6 +309,11 @@ pub(super) fn validate(raw: RawConfig, mut v: Validator) -> Result<Config, Confi
     });
 
     let if_no_state = no_state(&mut v, &raw.if_no_state);
+    let symlinks = match v.word(&raw.symlinks, "symlinks", &["follow", "inside", "skip"]) {
+        Some("inside") => Symlinks::Inside,
+        Some("skip") => Symlinks::Skip,
+        _ => Symlinks::Follow,
+    };
 
     let provider = v.get(&raw.provider, "provider").map(|p| provider::provider(&mut v, p.v)).unwrap_or_default();
     let mut domains = domain::domains(&mut v, &raw.domains);
@@ -325,6 +330,7 @@ pub(super) fn validate(raw: RawConfig, mut v: Validator) -> Result<Config, Confi
         state_dir,
         exclude,
         exclude_dirs,
+        symlinks,
         credentials_file,
         manifest_url,
         if_no_state,

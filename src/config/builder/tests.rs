@@ -11,6 +11,7 @@ fn every_setter_lands_on_its_key() {
         .credentials_file("creds.toml")
         .manifest_url("https://origin.example.com/.cdnsync/manifest")
         .if_no_state(crate::config::NoStateRule::Fail)
+        .symlinks(Symlinks::Inside)
         .api(Api::V2)
         .endpoint("http://127.0.0.1:9000")
         .allow_plain_http(true)
@@ -47,7 +48,8 @@ fn every_setter_lands_on_its_key() {
         .batch(JobKind::PurgePaths, 50)
         .batch(JobKind::PrefetchUrls, 20)
         .retry_deadline(Duration::from_secs(60))
-        .max_root_purges_per_day(0);
+        .max_root_purges_per_day(0)
+        .max_files(5000);
     let c = b.build().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.state_dir, Path::new("/var/lib/cdnsync"));
     assert!(c.exclude.is_match("js/app.js.map") && c.exclude.is_match(".deployed"));
@@ -79,6 +81,8 @@ fn every_setter_lands_on_its_key() {
     assert_eq!((l.purge_urls_batch, l.purge_paths_batch, l.prefetch_batch), (100, 50, 20));
     assert_eq!((l.retry_deadline, l.max_root_purges_per_day), (Duration::from_secs(60), 0));
     assert_eq!((c.if_no_state.rule, c.if_no_state.from_key), (crate::config::NoStateRule::Fail, true));
+    assert_eq!((l.retry_deadline, l.max_files), (Duration::from_secs(60), 5000));
+    assert_eq!(c.symlinks, Symlinks::Inside);
     // The same text as a file gives the same config.
     let from_file = from_str(&b.to_toml(), Path::new("x"), Path::new("/site")).unwrap();
     assert_eq!(format!("{:?}", from_file.provider), format!("{:?}", c.provider));

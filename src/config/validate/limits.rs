@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::Validator;
 use crate::config::raw::RawLimits;
-use crate::config::types::{Collapse, Limits, MAX_REQUESTS_PER_SECOND};
+use crate::config::types::{Collapse, Limits, MAX_MAX_FILES, MAX_REQUESTS_PER_SECOND};
 use crate::model::{limits, JobKind};
 
 pub(super) fn limits(v: &mut Validator, r: &RawLimits) -> Limits {
@@ -38,6 +38,10 @@ pub(super) fn limits(v: &mut Validator, r: &RawLimits) -> Limits {
         v.int(&r.max_root_purges_per_day, "limits.max_root_purges_per_day", 0, 100, " (0: never collapse into a purge of the whole site)")
     {
         l.max_root_purges_per_day = n as u32;
+    }
+    let why = " (each tracked path costs memory in every sync)";
+    if let Some(n) = v.int(&r.max_files, "limits.max_files", 1, MAX_MAX_FILES as i64, why) {
+        l.max_files = n as u64;
     }
     l
 }
