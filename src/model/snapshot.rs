@@ -129,6 +129,44 @@ impl Snapshot {
         *self = out;
     }
 
+    /// The file `path`, if tracked, and every file under the folder `path` (in path order).
+    pub fn tree<'a>(&'a self, path: &str) -> impl Iterator<Item = (&'a str, &'a FileMeta)> + 'a {
+        let itself = self.search(path).ok().map(|i| SnapshotIter { snapshot: self, front: i, back: i + 1 });
+        // Under "p/": from "p/" up to (not including) "p0", '0' being '/' + 1.
+        let from = self.search(&format!("{path}/")).unwrap_or_else(|i| i);
+        let to = self.search(&format!("{path}0")).unwrap_or_else(|i| i);
+        itself.into_iter().flatten().chain(SnapshotIter { snapshot: self, front: from, back: to.max(from) })
+    }
+
+    /// Both snapshots' files in one (for a path in both, `other`'s metadata), in one pass over
+    /// the two sorted lists.
+    pub fn merge(&self, other: &Snapshot) -> Snapshot {
+        if other.is_empty() {
+            return self.clone();
+        }
+        let mut out = Snapshot::with_capacity(self.len() + other.len(), self.paths.len() + other.paths.len());
+        let (mut a, mut b) = (self.iter().peekable(), other.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => match x.0.cmp(y.0) {
+                    std::cmp::Ordering::Less => a.next(),
+                    std::cmp::Ordering::Greater => b.next(),
+                    std::cmp::Ordering::Equal => {
+                        a.next();
+                        b.next()
+                    }
+                },
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            if let Some((p, m)) = next {
+                out.push(p, *m);
+            }
+        }
+        out
+    }
+
     /// Remove each of `paths` and, where one is a directory, every file under it.
     pub fn remove_trees(&mut self, paths: &[&str]) {
         let mut drop = vec![false; self.len()];
@@ -223,6 +261,24 @@ mod tests {
     /// The files as owned pairs, to compare with a `BTreeMap`, the obvious model of a sorted map.
     fn model(s: &Snapshot) -> Vec<(String, FileMeta)> {
         s.iter().map(|(p, m)| (p.to_string(), *m)).collect()
+    }
+
+    #[test]
+    fn trees_and_merges() {
+        let s: Snapshot =
+            ["d", "d-x", "d.html", "d/a", "d/b/c", "d0", "e/d/a"].iter().enumerate().map(|(i, p)| (*p, meta(i as u64))).collect();
+        let paths = |p: &str| s.tree(p).map(|(k, _)| k.to_string()).collect::<Vec<_>>();
+        assert_eq!(paths("d"), ["d", "d/a", "d/b/c"]);
+        assert_eq!(paths("d/b"), ["d/b/c"]);
+        assert_eq!(paths("e"), ["e/d/a"]);
+        assert!(paths("x").is_empty() && paths("d/a/z").is_empty());
+        let other: Snapshot = [("a", meta(9)), ("d/a", meta(9)), ("z", meta(9))].into_iter().collect();
+        let m = s.merge(&other);
+        assert_eq!(m.len(), s.len() + 2);
+        assert_eq!(m.get("d/a"), Some(&meta(9)), "the other's metadata wins");
+        assert_eq!(m.get("d/b/c"), Some(&meta(4)));
+        assert_eq!(m.paths().next(), Some("a"));
+        assert_eq!(m.paths().last(), Some("z"));
     }
 
     #[test]
