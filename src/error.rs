@@ -114,6 +114,22 @@ pub enum Error {
         /// Where the rule comes from.
         why: String,
     },
+    /// The scan found more files and folders than `[limits] max_files` allows (a link out of the
+    /// site, a web of links, or a site larger than the limit); nothing was written or sent.
+    #[error(
+        "{}: more than {limit} files and folders found; a symlink may lead out of the site or loop through it \
+         (set symlinks = \"inside\"), or the site is larger: raise [limits] max_files{}",
+        root.display(),
+        if links.is_empty() { String::new() } else { format!(". Links leading out of publish_dir: {}", links.join(", ")) }
+    )]
+    TooManyFiles {
+        /// `publish_dir`.
+        root: PathBuf,
+        /// The limit.
+        limit: u64,
+        /// Some of the links that lead out of `publish_dir` (`link -> target`).
+        links: Vec<String>,
+    },
     /// The run was stopped (shutdown) before it had written or sent anything.
     #[error("stopped before anything was written or sent")]
     Cancelled,
@@ -133,7 +149,7 @@ impl Error {
     /// The exit code of a command that failed with this error (`docs/exit-codes.md`).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::Config(_) | Error::Credentials(_) | Error::NoState { .. } => 2,
+            Error::Usage(_) | Error::Config(_) | Error::Credentials(_) | Error::NoState { .. } | Error::TooManyFiles { .. } => 2,
             Error::Locked { .. } => 5,
             Error::Io { .. }
             | Error::ManifestDamaged { .. }
@@ -170,6 +186,9 @@ mod tests {
         assert!(damaged.to_string().contains("s/outbox/a.json") && damaged.source().is_some());
         assert_eq!(damaged.exit_code(), 1);
         assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        let many = Error::TooManyFiles { root: "/".into(), limit: 10, links: vec!["a -> /etc".into()] };
+        assert_eq!(many.exit_code(), 2, "the fix is in the config");
+        assert!(many.to_string().contains("[limits] max_files") && many.to_string().ends_with("a -> /etc"), "{many}");
         let locked = Error::Locked { path: "l".into(), holder: "pid 1".into(), waited_secs: 0 };
         assert_eq!(locked.exit_code(), 5);
     }

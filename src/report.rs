@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{Area, ChangeSet, Job, JobError, JobKind, JobStatus};
+use crate::model::{Area, ChangeSet, Job, JobError, JobKind, JobStatus, OutsideLink};
 
 /// One job in a report.
 #[derive(Clone, Debug, Serialize)]
@@ -110,6 +110,8 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Problems that did not stop the run.
     pub warnings: Vec<String>,
+    /// Symlinks that lead out of `publish_dir` (`docs/config.md`, `symlinks`), followed or not.
+    pub links_outside: Vec<OutsideLink>,
     /// Quota left per `kind/area` before this plan.
     pub quota_before: QuotaLeft,
     /// Remaining quota after the run's jobs (estimated).
@@ -311,6 +313,10 @@ pub struct StatusReport {
     pub tasks: Vec<serde_json::Value>,
     /// Jobs given up with `cdnsync outbox drop`, most recent last (the last 100).
     pub dropped: Vec<DroppedReport>,
+    /// Symlinks that lead out of `publish_dir` now, followed or not.
+    pub links_outside: Vec<OutsideLink>,
+    /// Problems that did not stop the command.
+    pub warnings: Vec<String>,
 }
 
 #[cfg(test)]

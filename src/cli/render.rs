@@ -114,6 +114,11 @@ impl Output {
         for w in &r.warnings {
             diag += &format!("warning: {}\n", p(w));
         }
+        if self.verbose > 0 {
+            s += &links_outside(&r.links_outside);
+        } else if !r.links_outside.is_empty() {
+            s += &format!("note: {} symlink(s) lead out of publish_dir (`cdnsync plan -v` names them)\n", r.links_outside.len());
+        }
         for n in &r.notes {
             s += &format!("note: {}\n", p(n));
         }
@@ -196,7 +201,11 @@ impl Output {
                 last.job.host
             );
         }
+        s += &links_outside(&st.links_outside);
         out::stdout(&s);
+        for w in &st.warnings {
+            out::stderr(&format!("warning: {}\n", p(w)));
+        }
     }
 
     /// When the watcher stops.
@@ -344,6 +353,19 @@ fn held_lines(r: &Report) -> String {
             s += &format!(" — {}: {}", p(&e.code), p(&e.message));
         }
         s.push('\n');
+    }
+    s
+}
+
+/// "links out of publish_dir:" and one line per link, or nothing.
+fn links_outside(links: &[cdnsync::model::OutsideLink]) -> String {
+    let mut s = String::new();
+    if !links.is_empty() {
+        s += "symlinks leading out of publish_dir:\n";
+    }
+    for l in links {
+        let how = if l.followed { "followed" } else { "not followed" };
+        s += &format!("  {} -> {} ({how})\n", p(&l.path), p(&l.target));
     }
     s
 }

@@ -63,8 +63,18 @@ fn config_errors_name_line_and_key() {
         ),
         ("publish_dir = \"p\"\n[provider]\napi = \"v4\"\n[[domain]]\nhost = \"a.com\"\n", Some(3), "provider.api", "\"v3\", \"v2\""),
         ("publish_dir = \"p\"\n[[domain]]\nhost = \"https://a.com/\"\n", Some(3), "domain[0].host", "bare domain"),
-        ("publish_dir = \"p\"\nsymlinks = \"always\"\n[[domain]]\nhost = \"a.com\"\n", Some(2), "symlinks", "\"follow\", \"inside\", \"skip\""),
-        ("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\n[limits]\nmax_files = 0\n", Some(5), "limits.max_files", "from 1 to 100000000"),
+        (
+            "publish_dir = \"p\"\nsymlinks = \"always\"\n[[domain]]\nhost = \"a.com\"\n",
+            Some(2),
+            "symlinks",
+            "\"follow\", \"inside\", \"skip\"",
+        ),
+        (
+            "publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\n[limits]\nmax_files = 0\n",
+            Some(5),
+            "limits.max_files",
+            "from 1 to 100000000",
+        ),
         ("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\ninclude = [\"a/[b\"]\n", Some(4), "domain[0].include[0]", "invalid glob"),
         ("publish_dir = \"p\"\n[[domain]]\nhost = \"a.com\"\nscheme = \"ftp\"\n", Some(4), "domain[0].scheme", "\"ftp\""),
         (

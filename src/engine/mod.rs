@@ -175,6 +175,7 @@ impl<A: CdnApi> Engine<A> {
             baseline: s.baseline,
             notes,
             warnings,
+            links_outside: s.links_outside,
             quota_after: quota_after(&p.quota_before, &p.quota_used),
             quota_before: p.quota_before,
             tasks_finished: None,
@@ -272,6 +273,7 @@ impl<A: CdnApi> Engine<A> {
             baseline: s.baseline,
             notes,
             warnings,
+            links_outside: s.links_outside,
             quota_after: quota_after(&p.quota_before, &p.quota_used),
             quota_before: p.quota_before,
             requests,
@@ -399,6 +401,7 @@ impl<A: CdnApi> Engine<A> {
     pub fn status(&self) -> Result<StatusReport> {
         let m = manifest::load(&self.config.state_dir)?;
         let owed = self.outbox().load()?;
+        let (links_outside, cannot_list) = scanned::links_outside(&self.config);
         let last_deploy_unix = std::fs::metadata(manifest::path(&self.config.state_dir))
             .ok()
             .and_then(|md| md.modified().ok())
@@ -413,6 +416,8 @@ impl<A: CdnApi> Engine<A> {
             credentials: None,
             tasks: Vec::new(),
             dropped: self.dropped(),
+            links_outside,
+            warnings: cannot_list.into_iter().collect(),
         })
     }
 

@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::config::NoStateRule;
 use crate::config::{Config, V2Overseas};
 use crate::error::Result;
-use crate::model::{Api, ChangeSet, Job, QuotaBook, Snapshot};
+use crate::model::{Api, ChangeSet, Job, OutsideLink, QuotaBook, Snapshot};
 use crate::plan::{self, PlanInput};
 use crate::progress::{Cancel, Progress};
 use crate::report::ScanStats;
@@ -23,6 +23,8 @@ pub(super) struct Scanned {
     pub(super) current: manifest::Manifest,
     pub(super) scan: ScanStats,
     pub(super) warnings: Vec<String>,
+    /// Symlinks that lead out of `publish_dir`.
+    pub(super) links_outside: Vec<OutsideLink>,
     pub(super) baseline: bool,
     /// The manifest diffed against (local, or fetched from `manifest_url`).
     pub(super) previous: Option<manifest::Manifest>,
@@ -83,11 +85,21 @@ pub(super) fn scan_and_diff(
         current: manifest::Manifest { snapshot: scanned.snapshot, scan_start_ns },
         scan: stats,
         warnings: scanned.warnings,
+        links_outside: scanned.links_outside,
         baseline,
         previous: prev,
         no_state,
         roots_today: RootPurges::new(&config.state_dir).today(clock.now_unix()),
     })
+}
+
+/// For `status`: the symlinks that lead out of `publish_dir` now (a walk, no hashing), or why
+/// they cannot be listed.
+pub(super) fn links_outside(config: &Config) -> (Vec<OutsideLink>, Option<String>) {
+    match scan::walk::walk(&ScanSpec::of(config)) {
+        Ok(w) => (w.links_outside, None),
+        Err(e) => (Vec::new(), Some(format!("cannot list the links that lead out of publish_dir: {e}"))),
+    }
 }
 
 /// The jobs for what the scan found, given the quota (pure).

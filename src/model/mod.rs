@@ -66,6 +66,17 @@ pub struct FileMeta {
     pub hash: ContentHash,
 }
 
+/// A symlink inside `publish_dir` that resolves outside it (`docs/config.md`, `symlinks`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OutsideLink {
+    /// The link, relative to `publish_dir` (`/`-separated).
+    pub path: String,
+    /// Where it resolves, every link on the way followed.
+    pub target: String,
+    /// Did the scan follow it (and track what is behind it)?
+    pub followed: bool,
+}
+
 /// What changed between two snapshots. Paths are sorted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ChangeSet {

@@ -1,15 +1,25 @@
-//! Scan `publish_dir`: walk it ([`walk`]) and hash what the stat cache cannot vouch for ([`hash`]).
+//! Scan `publish_dir`: walk it ([`walk`], within the bounds of [`guard`]) and hash what the stat
+//! cache cannot vouch for ([`hash`]).
+//!
+//! What could not be looked at for a moment (a folder without permissions, a file being
+//! replaced) keeps its previous entry from the manifest, with a warning: it is neither "removed"
+//! now nor "added" (and so not purged) once it can be read again.
 
+mod guard;
 pub mod hash;
+#[cfg(all(test, unix))]
+mod hostile_tests;
+mod list;
+mod pseudo;
 pub mod walk;
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use globset::GlobSet;
 
-use crate::config::Config;
+use crate::config::{Config, Symlinks};
 use crate::error::{Error, Result};
-use crate::model::{ContentHash, FileMeta, Snapshot};
+use crate::model::{ContentHash, FileMeta, OutsideLink, Snapshot};
 use crate::progress::{Cancel, Progress};
 
 /// What to scan and what to leave out.
@@ -21,23 +31,74 @@ pub struct ScanSpec {
     pub exclude: GlobSet,
     /// Directories never entered.
     pub exclude_dirs: GlobSet,
+    /// Which symlinks are followed.
+    pub symlinks: Symlinks,
+    /// Most files and folders one walk may find (`[limits] max_files`).
+    pub max_files: u64,
+    /// Folders never entered, relative to the root, without a trailing `/`: the state folder
+    /// when it is inside `publish_dir`, and the published manifest's folder.
+    pub skip_dirs: Vec<String>,
+    /// The (device, inode) of the state folder, never entered wherever a link leads to it.
+    pub skip_ids: Vec<(u64, u64)>,
 }
 
 impl ScanSpec {
     /// What a scan of `config`'s `publish_dir` covers.
     pub fn of(config: &Config) -> Self {
-        ScanSpec { root: config.publish_dir.clone(), exclude: config.exclude.clone(), exclude_dirs: config.exclude_dirs.clone() }
+        let published = Path::new(crate::state::remote::PUBLISHED).parent().and_then(Path::to_str).unwrap_or_default();
+        let mut skip_dirs = vec![published.to_string()];
+        skip_dirs.extend(rel_inside(&config.publish_dir, &config.state_dir).filter(|r| !r.is_empty() && r != published));
+        ScanSpec {
+            root: config.publish_dir.clone(),
+            exclude: config.exclude.clone(),
+            exclude_dirs: config.exclude_dirs.clone(),
+            symlinks: config.symlinks,
+            max_files: config.limits.max_files,
+            skip_dirs,
+            skip_ids: std::fs::metadata(&config.state_dir).map(|m| walk::dir_id(&m)).into_iter().collect(),
+        }
+    }
+
+    /// Is the folder `rel` never entered?
+    pub fn excludes_dir(&self, rel: &str) -> bool {
+        self.exclude_dirs.is_match(rel) || self.skip_dirs.iter().any(|d| d == rel)
     }
 
     /// Is `rel` (relative, `/`-separated) inside a directory that is never entered?
     pub fn in_excluded_dir(&self, rel: &str) -> bool {
-        rel.match_indices('/').any(|(i, _)| self.exclude_dirs.is_match(&rel[..i]))
+        rel.match_indices('/').any(|(i, _)| self.excludes_dir(&rel[..i]))
     }
 
     /// Would a scan leave `rel` out, be it a file or a directory?
     pub fn ignores(&self, rel: &str) -> bool {
-        self.exclude.is_match(rel) || self.exclude_dirs.is_match(rel) || self.in_excluded_dir(rel)
+        self.exclude.is_match(rel) || self.excludes_dir(rel) || self.in_excluded_dir(rel)
     }
+}
+
+/// Where `path` is inside `root` (`/`-separated, `""` for the root itself), links resolved on
+/// both sides, or `None` when it is elsewhere. `path` need not exist yet.
+fn rel_inside(root: &Path, path: &Path) -> Option<String> {
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    // The deepest part of `path` that exists, resolved, and the rest as written.
+    let mut existing = path.to_path_buf();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    let resolved = loop {
+        if let Ok(r) = std::fs::canonicalize(&existing) {
+            break r;
+        }
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                existing = parent.to_path_buf();
+            }
+            _ => break existing.clone(),
+        }
+    };
+    let mut full = resolved;
+    full.extend(rest.iter().rev());
+    let inside = full.strip_prefix(&root).ok()?;
+    let parts: Option<Vec<&str>> = inside.components().map(|c| if let Component::Normal(n) = c { n.to_str() } else { None }).collect();
+    parts.map(|p| p.join("/"))
 }
 
 #[cfg(test)]
@@ -69,6 +130,8 @@ pub struct ScanOutcome {
     pub reused: usize,
     /// Things skipped, with the reason (unreadable files, broken links, non-UTF-8 names, loops).
     pub warnings: Vec<String>,
+    /// Symlinks that lead out of `publish_dir`, by path.
+    pub links_outside: Vec<OutsideLink>,
 }
 
 /// Walk `spec.root` and build a snapshot, rehashing only what changed since `prev`
@@ -124,7 +187,8 @@ fn build(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<ScanOutcome> {
-    let mut out = ScanOutcome { warnings: walked.warnings, ..Default::default() };
+    let mut out = ScanOutcome { warnings: walked.warnings, links_outside: walked.links_outside, ..Default::default() };
+    let kept = walked.kept;
     let mut files = walked.files;
     // The walk hands its files over sorted, each once; a snapshot built from anything else
     // would drop files, so that promise is checked (one comparison per file) rather than trusted.
@@ -179,6 +243,11 @@ fn build(
                 // Deleted while we scanned: it is gone, so it is not in the snapshot.
                 gone.push(*idx);
             }
+            Err(e) if hash::is_not_regular(&e) => {
+                // Swapped for a FIFO, a device… since the walk: nothing a web server serves.
+                out.warnings.push(format!("{}: {e} since the scan listed it; not tracked", path.display()));
+                gone.push(*idx);
+            }
             Err(e) => {
                 out.warnings.push(format!("{}: cannot read ({e}); keeping its previous state", path.display()));
                 // Unreadable: carry the old record over so the file is neither "removed" nor lost.
@@ -195,32 +264,36 @@ fn build(
     if !gone.is_empty() {
         found.retain_at(|i, _, _| gone.binary_search(&i).is_err());
     }
-    out.snapshot = if base.is_empty() {
-        found
-    } else {
-        // Files carried over and files rescanned are disjoint: merge the two sorted lists.
-        let mut merged = Snapshot::with_capacity(base.len() + found.len(), 0);
-        let (mut a, mut b) = (base.iter().peekable(), found.iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => {
-                    if x.0 < y.0 {
-                        a.next()
-                    } else {
-                        b.next()
-                    }
-                }
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
-            };
-            if let Some((p, m)) = next {
-                merged.push(p, *m);
-            }
+    if !kept.is_empty() {
+        if let Some(p) = prev {
+            let carried = carried_over(spec, p.snapshot, &kept, &found);
+            out.reused += carried.len();
+            found = found.merge(&carried);
         }
-        merged
-    };
+    }
+    // Files carried over and files rescanned are disjoint: merge the two sorted lists.
+    out.snapshot = if base.is_empty() { found } else { base.merge(&found) };
     Ok(out)
+}
+
+/// The entries of `prev` that `kept` (folders as `dir/`, files as their path: what could not be
+/// looked at) covers and the walk did not find again: they stand as they were.
+fn carried_over(spec: &ScanSpec, prev: &Snapshot, kept: &[String], found: &Snapshot) -> Snapshot {
+    let mut out: Vec<(String, FileMeta)> = Vec::new();
+    let mut add = |p: &str, m: &FileMeta| {
+        if !found.contains(p) && !spec.ignores(p) {
+            out.push((p.to_string(), *m));
+        }
+    };
+    for k in kept {
+        match k.strip_suffix('/') {
+            Some("") => prev.iter().for_each(|(p, m)| add(p, m)),
+            Some(dir) => prev.tree(dir).filter(|(p, _)| p.len() > dir.len()).for_each(|(p, m)| add(p, m)),
+            None => prev.get(k).into_iter().for_each(|m| add(k, m)),
+        }
+    }
+    // Sorted, each path once (a file may be kept twice, as itself and under its folder).
+    out.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -268,7 +341,7 @@ mod tests {
         // "a0.html" was listed, then deleted before it could be read: it is not in the tree.
         let walked = walk::Walked {
             files: vec![found("b/c.html"), found("a0.html"), found("a.html"), found("b.html"), found("a.html")],
-            warnings: vec![],
+            ..Default::default()
         };
         let s = scan_walked(&ScanSpec::for_tests(tmp.path()), walked, None, false, &(), &Cancel::default()).unwrap();
         assert_eq!(s.snapshot.paths().collect::<Vec<_>>(), ["a.html", "b.html", "b/c.html"]);

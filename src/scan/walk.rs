@@ -1,18 +1,25 @@
-//! Walk `publish_dir`: every regular file (symlinks followed) that no exclude matches.
+//! Walk `publish_dir`: every regular file that no exclude matches, in path order.
 //!
-//! A symlinked `publish_dir` is followed (atomic deploys swap such a link). Symlinked directories
-//! inside are followed too, with a guard against loops: a directory that is its own ancestor is
-//! skipped with a warning.
+//! A symlinked `publish_dir` is followed (atomic deploys swap such a link). Symlinks inside are
+//! followed as `symlinks` says, within the bounds of [`super::guard`]: never into a pseudo
+//! filesystem, never into a folder that is its own ancestor on the path walked (a loop, skipped
+//! with a warning), never into the state folder, and never past `[limits] max_files` paths.
+//!
+//! A folder that cannot be listed, or a file that cannot be looked at, for a moment (permissions,
+//! a deploy in progress) is not "gone": it is reported in [`Walked::kept`], and the scan keeps
+//! what the manifest had there.
 
 use std::fs;
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use globset::GlobSet;
-
+use super::guard::Guard;
+use super::list::Lister;
 use super::ScanSpec;
 use crate::error::{Error, Result};
+use crate::model::OutsideLink;
 
 /// One file found by the walk (its path on disk is `root.join(rel)`: no per-file `PathBuf`).
 #[derive(Debug)]
@@ -32,31 +39,22 @@ pub struct Walked {
     pub files: Vec<Found>,
     /// Things skipped, and why.
     pub warnings: Vec<String>,
+    /// What could not be looked at just now, whose previous state stands: a folder as its
+    /// prefix (`docs/`), a file as its path.
+    pub kept: Vec<String>,
+    /// Symlinks that lead out of `publish_dir`, by path.
+    pub links_outside: Vec<OutsideLink>,
 }
 
+/// The (device, inode) of a file or folder.
 #[cfg(unix)]
-fn dir_id(m: &fs::Metadata) -> (u64, u64) {
+pub(crate) fn dir_id(m: &fs::Metadata) -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
     (m.dev(), m.ino())
 }
 
 #[cfg(not(unix))]
-fn dir_id(_m: &fs::Metadata) -> (u64, u64) {
-    (0, 0)
-}
-
-/// The (device, inode) of a real (not symlinked) subdirectory, without a `stat`: the inode comes
-/// with the directory entry, the device is the parent's. (At a mount point the entry's inode is
-/// the one underneath; the loop guard then stops one round later, when it meets the symlink
-/// itself again, whose identity always comes from `stat`.)
-#[cfg(unix)]
-fn entry_dir_id(entry: &fs::DirEntry, parent: (u64, u64)) -> (u64, u64) {
-    use std::os::unix::fs::DirEntryExt;
-    (parent.0, entry.ino())
-}
-
-#[cfg(not(unix))]
-fn entry_dir_id(_entry: &fs::DirEntry, _parent: (u64, u64)) -> (u64, u64) {
+pub(crate) fn dir_id(_m: &fs::Metadata) -> (u64, u64) {
     (0, 0)
 }
 
@@ -71,32 +69,50 @@ pub fn mtime_ns(m: &fs::Metadata) -> i64 {
     }
 }
 
+/// An error that means the thing is gone (deleted, or replaced by something that is not a
+/// folder), not that it cannot be looked at.
+pub(super) fn is_gone(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+}
+
 /// A directory still to list.
-struct Pending {
+pub(super) struct Pending {
     /// Where its listing goes (see [`Item::Dir`]).
-    id: usize,
-    path: PathBuf,
+    pub id: usize,
+    pub path: PathBuf,
     /// Relative prefix ending in '/' (or empty for the root).
-    prefix: String,
-    /// The (device, inode) of it and its ancestors, to detect symlink loops.
-    ancestors: Vec<(u64, u64)>,
+    pub prefix: String,
+    /// The (device, inode) of its ancestors on the path walked, to detect loops.
+    pub ancestors: Vec<(u64, u64)>,
+    /// Reached through a symlink, or a starting point: its filesystem is checked even when it
+    /// is on its parent's device.
+    pub check_fs: bool,
+    /// Under a link that leads out of `publish_dir` (that link is reported, not the ones here).
+    pub outside: bool,
+}
+
+impl Pending {
+    fn start(id: usize, path: PathBuf, prefix: String, ancestors: Vec<(u64, u64)>) -> Self {
+        Pending { id, path, prefix, ancestors, check_fs: true, outside: false }
+    }
 }
 
 /// One entry of a directory listing, sorted by path: a file, or a subdirectory whose own listing
 /// is stored under that number. Ordering files by name and subdirectories by name + '/' within
 /// each directory puts the whole tree in path order (the order the manifest and the diff use)
 /// without sorting 100,000 paths at the end.
-enum Item {
+pub(super) enum Item {
     File(Found),
     Dir(usize),
 }
 
 /// Walk the tree under `spec.root`, sorted by path.
 pub fn walk(spec: &ScanSpec) -> Result<Walked> {
-    let root_meta = fs::metadata(&spec.root).map_err(|e| Error::io(&spec.root, e))?;
+    fs::metadata(&spec.root).map_err(|e| Error::io(&spec.root, e))?;
+    let guard = Guard::new(spec);
     let mut out = Walked::default();
-    let root = Pending { id: 0, path: spec.root.clone(), prefix: String::new(), ancestors: vec![dir_id(&root_meta)] };
-    drain(spec, vec![root], &mut out)?;
+    drain(&guard, vec![Pending::start(0, spec.root.clone(), String::new(), Vec::new())], &mut out)?;
+    out.links_outside = guard.into_links();
     Ok(out)
 }
 
@@ -105,13 +121,14 @@ pub fn walk(spec: &ScanSpec) -> Result<Walked> {
 /// caller treats them as removed). Sorted by path, without duplicates.
 pub fn walk_paths(spec: &ScanSpec, rels: &[String]) -> Result<Walked> {
     let root_meta = fs::metadata(&spec.root).map_err(|e| Error::io(&spec.root, e))?;
+    let guard = Guard::new(spec);
     let mut out = Walked::default();
     let mut roots: Vec<Pending> = Vec::new();
     for rel in rels {
         let rel = rel.trim_matches('/');
         let id = roots.len();
         if rel.is_empty() {
-            roots.push(Pending { id, path: spec.root.clone(), prefix: String::new(), ancestors: vec![dir_id(&root_meta)] });
+            roots.push(Pending::start(id, spec.root.clone(), String::new(), Vec::new()));
             continue;
         }
         // Inside an excluded directory (`.git/`, the state dir…): never tracked.
@@ -119,24 +136,45 @@ pub fn walk_paths(spec: &ScanSpec, rels: &[String]) -> Result<Walked> {
             continue;
         }
         let abs = spec.root.join(rel);
-        let Ok(meta) = fs::metadata(&abs) else { continue };
+        let meta = guard.route_allowed(rel).and_then(|allowed| if allowed { fs::metadata(&abs).map(Some) } else { Ok(None) });
+        let meta = match meta {
+            Ok(Some(m)) => m,
+            Ok(None) => continue,
+            Err(e) if is_gone(&e) => continue,
+            Err(e) => {
+                out.warnings.push(format!("{}: cannot look at it ({e}); keeping its previous state", abs.display()));
+                out.kept.extend([rel.to_string(), format!("{rel}/")]);
+                continue;
+            }
+        };
         if meta.is_dir() {
-            if !spec.exclude_dirs.is_match(rel) {
-                roots.push(Pending { id, path: abs, prefix: format!("{rel}/"), ancestors: vec![dir_id(&root_meta), dir_id(&meta)] });
+            if !spec.excludes_dir(rel) {
+                roots.push(Pending::start(id, abs, format!("{rel}/"), vec![dir_id(&root_meta)]));
             }
         } else if meta.is_file() && !spec.exclude.is_match(rel) {
+            if let Some(kind) = guard.pseudo_fs(&abs, dir_id(&meta).0) {
+                out.warnings.push(format!("{}: on a pseudo filesystem ({kind}); not tracked", abs.display()));
+                continue;
+            }
+            guard.count(1)?;
             out.files.push(Found { rel: rel.to_string(), size: meta.len(), mtime_ns: mtime_ns(&meta) });
         }
     }
-    drain(spec, roots, &mut out)?;
+    drain(&guard, roots, &mut out)?;
     out.files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     out.files.dedup_by(|a, b| a.rel == b.rel);
+    out.links_outside = guard.into_links();
     Ok(out)
 }
 
-/// What one thread of the walk returns: the listings it made (by directory number) and its
-/// warnings.
-type Part = (Vec<(usize, Vec<Item>)>, Vec<String>);
+/// What one thread of the walk returns.
+#[derive(Default)]
+pub(super) struct Part {
+    /// The listings it made, by directory number.
+    pub listings: Vec<(usize, Vec<Item>)>,
+    pub warnings: Vec<String>,
+    pub kept: Vec<String>,
+}
 
 /// The directories waiting to be listed, shared by the walk's threads.
 struct Queue {
@@ -150,7 +188,7 @@ struct Queue {
 /// tree order (root by root). Directories are listed and their files stat'ed on several threads
 /// (a no-change sync of a large site is mostly `stat` calls); each listing is sorted on its own
 /// thread and the listings are stitched together at the end.
-fn drain(spec: &ScanSpec, roots: Vec<Pending>, out: &mut Walked) -> Result<()> {
+fn drain(guard: &Guard, roots: Vec<Pending>, out: &mut Walked) -> Result<()> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let root_ids: Vec<usize> = roots.iter().map(|r| r.id).collect();
     // Numbers for the directories found: each listing takes a block for its subdirectories.
@@ -160,9 +198,8 @@ fn drain(spec: &ScanSpec, roots: Vec<Pending>, out: &mut Walked) -> Result<()> {
     let worker = || {
         // Each thread matches with its own copy of the globs: a shared regex hands its scratch
         // space to one thread at a time.
-        let (exclude, exclude_dirs) = (spec.exclude.clone(), spec.exclude_dirs.clone());
-        let mut listings: Vec<(usize, Vec<Item>)> = Vec::new();
-        let mut warnings: Vec<String> = Vec::new();
+        let mut lister =
+            Lister { guard, exclude: guard.spec.exclude.clone(), exclude_dirs: guard.spec.exclude_dirs.clone(), part: Part::default() };
         let mut found: Vec<Pending> = Vec::new();
         loop {
             let job = {
@@ -181,7 +218,7 @@ fn drain(spec: &ScanSpec, roots: Vec<Pending>, out: &mut Walked) -> Result<()> {
             };
             let Some(dir) = job else { break };
             let mut items = Vec::new();
-            let res = list_dir(&exclude, &exclude_dirs, &dir, &mut items, &mut warnings, &mut found);
+            let res = lister.list(&dir, &mut items, &mut found).and_then(|()| guard.count(items.len()));
             // Subdirectories are numbered within this listing until here.
             items.sort_unstable_by(|a, b| item_key(a, &found).cmp(item_key(b, &found)));
             let base = next_id.fetch_add(found.len(), Ordering::Relaxed);
@@ -193,7 +230,7 @@ fn drain(spec: &ScanSpec, roots: Vec<Pending>, out: &mut Walked) -> Result<()> {
             for (i, sub) in found.iter_mut().enumerate() {
                 sub.id = base + i;
             }
-            listings.push((dir.id, items));
+            lister.part.listings.push((dir.id, items));
             let mut q = queue.lock().expect("walk queue");
             q.busy -= 1;
             q.dirs.append(&mut found);
@@ -202,7 +239,7 @@ fn drain(spec: &ScanSpec, roots: Vec<Pending>, out: &mut Walked) -> Result<()> {
             }
             wake.notify_all();
         }
-        (listings, warnings)
+        lister.part
     };
     let parts: Vec<Part> = if threads == 1 {
         vec![worker()]
@@ -217,9 +254,10 @@ fn drain(spec: &ScanSpec, roots: Vec<Pending>, out: &mut Walked) -> Result<()> {
     }
     let mut listings: Vec<Option<Vec<Item>>> = (0..next_id.into_inner()).map(|_| None).collect();
     let mut files = 0;
-    for (part, warnings) in parts {
-        out.warnings.extend(warnings);
-        for (id, items) in part {
+    for part in parts {
+        out.warnings.extend(part.warnings);
+        out.kept.extend(part.kept);
+        for (id, items) in part.listings {
             files += items.len();
             listings[id] = Some(items);
         }
@@ -249,91 +287,6 @@ fn item_key<'a>(item: &'a Item, subdirs: &'a [Pending]) -> &'a str {
         Item::File(f) => &f.rel,
         Item::Dir(i) => &subdirs[*i].prefix,
     }
-}
-
-/// List one directory: its files into `items`; its subdirectories into `subdirs` and, as their
-/// index there, into `items`.
-fn list_dir(
-    exclude: &GlobSet,
-    exclude_dirs: &GlobSet,
-    dir: &Pending,
-    items: &mut Vec<Item>,
-    warnings: &mut Vec<String>,
-    subdirs: &mut Vec<Pending>,
-) -> Result<()> {
-    let rd = match fs::read_dir(&dir.path) {
-        Ok(rd) => rd,
-        Err(e) if dir.prefix.is_empty() => return Err(Error::io(&dir.path, e)),
-        Err(e) => {
-            warnings.push(format!("{}: cannot list ({e}); skipped", dir.path.display()));
-            return Ok(());
-        }
-    };
-    let parent_id = *dir.ancestors.last().expect("a directory's own id");
-    for entry in rd {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                warnings.push(format!("{}: {e}", dir.path.display()));
-                continue;
-            }
-        };
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            warnings.push(format!("{}: file name is not UTF-8; not tracked", entry.path().display()));
-            continue;
-        };
-        let mut rel = String::with_capacity(dir.prefix.len() + name.len() + 1);
-        rel.push_str(&dir.prefix);
-        rel.push_str(name);
-        let ft = match entry.file_type() {
-            Ok(ft) => ft,
-            Err(e) => {
-                warnings.push(format!("{}: {e}", entry.path().display()));
-                continue;
-            }
-        };
-        // A real directory needs no stat (its identity comes with the entry); a file needs its
-        // size and mtime; a symlink is followed.
-        let (is_dir, meta) = if ft.is_dir() {
-            (true, None)
-        } else {
-            let m = if ft.is_symlink() { fs::metadata(entry.path()) } else { entry.metadata() };
-            match m {
-                Ok(m) => (m.is_dir(), Some(m)),
-                Err(e) if ft.is_symlink() => {
-                    warnings.push(format!("{}: broken symlink ({e}); skipped", entry.path().display()));
-                    continue;
-                }
-                Err(e) => {
-                    warnings.push(format!("{}: {e}", entry.path().display()));
-                    continue;
-                }
-            }
-        };
-        if is_dir {
-            if exclude_dirs.is_match(&rel) {
-                continue;
-            }
-            let id = meta.as_ref().map_or_else(|| entry_dir_id(&entry, parent_id), dir_id);
-            if cfg!(unix) && dir.ancestors.contains(&id) {
-                warnings.push(format!("{}: symlink loop; skipped", entry.path().display()));
-                continue;
-            }
-            let mut ancestors = Vec::with_capacity(dir.ancestors.len() + 1);
-            ancestors.extend_from_slice(&dir.ancestors);
-            ancestors.push(id);
-            rel.push('/');
-            items.push(Item::Dir(subdirs.len()));
-            subdirs.push(Pending { id: usize::MAX, path: entry.path(), prefix: rel, ancestors });
-        } else if let Some(meta) = meta.filter(fs::Metadata::is_file) {
-            if exclude.is_match(&rel) {
-                continue;
-            }
-            items.push(Item::File(Found { rel, size: meta.len(), mtime_ns: mtime_ns(&meta) }));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(all(test, unix))]

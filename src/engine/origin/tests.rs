@@ -46,6 +46,7 @@ fn scanned(current: Snapshot, previous: Option<Snapshot>, changes: ChangeSet) ->
         current: Manifest { snapshot: current, scan_start_ns: 0 },
         scan: Default::default(),
         warnings: Vec::new(),
+        links_outside: Vec::new(),
         baseline: false,
         previous: previous.map(|snapshot| Manifest { snapshot, scan_start_ns: 0 }),
         prev_is_local: true,
