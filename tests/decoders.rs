@@ -1,6 +1,6 @@
 //! Property tests of every decoder of outside data: the binary manifest (fetched over HTTP with
-//! `manifest_url`), outbox files, and the API's answers (API 3.0 envelopes, quotas, task logs;
-//! v2 answers). Whatever the bytes: no panic, a clear error, and memory in proportion to the
+//! `manifest_url`), outbox files, the API's answers (API 3.0 envelopes, quotas, task logs; v2
+//! answers), and the config (TOML-like text and any bytes). Whatever the bytes: no panic, a clear error, and memory in proportion to the
 //! input — a count field claiming 2^60 entries allocates nothing of the kind.
 //!
 //! Memory is watched by this test binary's allocator ([`Counting`]): it records, per thread, the
@@ -378,4 +378,131 @@ fn a_count_of_two_to_the_sixty_allocates_nothing_huge() {
     let (res, largest) = largest_allocation(|| manifest::decode(&bytes, Path::new("m")));
     assert!(res.unwrap_err().to_string().contains("runs past the end"));
     assert!(largest < 64 << 10, "{largest} bytes at once");
+}
+
+// --- The config ---------------------------------------------------------------------------------
+
+/// A config that loads; the property tests change it line by line.
+const GOOD_CONFIG: &str = "publish_dir = \"public\"\nsymlinks = \"inside\"\n[provider]\napi = \"v3\"\ntimeout_secs = 10\n\
+    [[domain]]\nhost = \"www.example.com\"\nareas = [\"mainland\"]\ninclude = [\"**\"]\n[limits]\nmax_files = 5000\nconcurrency = 2";
+
+#[test]
+fn config_the_good_one_is_good() {
+    let c = cdnsync::config::from_str(GOOD_CONFIG, Path::new("c.toml"), Path::new("/srv/site")).unwrap();
+    assert_eq!((c.limits.max_files, c.domains.len()), (5000, 1));
+}
+
+/// Keys cdnsync reads, and a few it does not.
+const CONFIG_KEYS: &[&str] = &[
+    "publish_dir",
+    "state_dir",
+    "exclude",
+    "symlinks",
+    "manifest_url",
+    "credentials_file",
+    "api",
+    "endpoint",
+    "timeout_secs",
+    "allow_plain_http",
+    "host",
+    "areas",
+    "include",
+    "base_path",
+    "scheme",
+    "index_files",
+    "index_aliases",
+    "prefetch",
+    "zone_id",
+    "settle_ms",
+    "trigger_file",
+    "max_files",
+    "concurrency",
+    "collapse",
+    "purge_urls_batch",
+    "retry_deadline_secs",
+    "nope",
+    "__toml_private",
+    "provider.api",
+    "limits.max_files",
+    "\"quoted key\"",
+    "a.b.c",
+];
+
+const CONFIG_TABLES: &[&str] =
+    &["[provider]", "[[domain]]", "[watch]", "[limits]", "[fleet]", "[domain]", "[[provider]]", "[limits.x]", "[]", "[[", "[a.b]"];
+
+fn config_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        any::<f64>().prop_map(|f| format!("{f:?}")),
+        "[\\PC\\x1b\\n]{0,16}".prop_map(|s| toml::Value::String(s).to_string()),
+        "[a-z/.*\\[\\]{}-]{0,12}".prop_map(|s| format!("\"{s}\"")),
+        Just("\"public\"".to_string()),
+        Just("\"www.example.com\"".to_string()),
+        Just("[\"mainland\", \"overseas\", 3]".to_string()),
+        Just("{ api = \"v2\", endpoint = 4 }".to_string()),
+        Just("1979-05-27T07:32:00Z".to_string()),
+        Just("\"\"\"multi\nline\"\"\"".to_string()),
+        "[\\PC]{0,12}",
+    ]
+}
+
+fn config_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => (prop::sample::select(CONFIG_KEYS), config_value()).prop_map(|(k, v)| format!("{k} = {v}")),
+        1 => prop::sample::select(CONFIG_TABLES).prop_map(str::to_string),
+        1 => "[\\PC\\t]{0,24}",
+    ]
+}
+
+/// Text that parses and validates, or errors that name the file, a line of it (or none), a key
+/// (or none) and what is wrong; never more than the documented number of errors, and memory in
+/// proportion to the text.
+fn check_config_text(text: &str) -> Result<(), TestCaseError> {
+    let file = Path::new("site/cdnsync.toml");
+    let (res, largest) = largest_allocation(|| cdnsync::config::from_str(text, file, Path::new("/srv/site")));
+    prop_assert!(largest <= bound(text.len()), "{largest} bytes allocated at once for {} bytes of config", text.len());
+    let lines = text.lines().count().max(1) + 1;
+    match res {
+        Ok(c) => prop_assert!(c.publish_dir.is_absolute(), "{}", c.publish_dir.display()),
+        Err(errors) => {
+            prop_assert!(!errors.0.is_empty() && errors.0.len() <= cdnsync::config::MAX_ERRORS + 1, "{} errors", errors.0.len());
+            for e in &errors.0 {
+                prop_assert_eq!(e.file.as_path(), file);
+                prop_assert!(e.line.is_none_or(|l| l >= 1 && l <= lines), "line {:?} of {lines}: {e}", e.line);
+                prop_assert!(!e.message.trim().is_empty(), "{e}");
+                prop_assert!(e.to_string().starts_with("site/cdnsync.toml"), "{e}");
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn config_any_toml_like_text(lines in proptest::collection::vec(config_line(), 0..32)) {
+        check_config_text(&lines.join("\n"))?;
+    }
+
+    #[test]
+    fn config_a_good_file_with_one_line_changed(at in 0usize..12, line in config_line()) {
+        let mut good: Vec<String> = GOOD_CONFIG.lines().map(str::to_string).collect();
+        good[at] = line;
+        check_config_text(&good.join("\n"))?;
+    }
+
+    #[test]
+    fn config_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdnsync.toml");
+        std::fs::write(&path, &bytes).unwrap();
+        let (res, largest) = largest_allocation(|| cdnsync::config::load(&path));
+        prop_assert!(largest <= bound(bytes.len()));
+        if let Err(e) = res {
+            prop_assert!(e.to_string().contains(&*path.to_string_lossy()), "{e}");
+        }
+    }
 }

@@ -10,6 +10,8 @@ pub mod hash;
 #[cfg(all(test, unix))]
 mod hostile_tests;
 mod list;
+#[cfg(all(test, unix))]
+mod props;
 mod pseudo;
 pub mod walk;
 
