@@ -39,6 +39,7 @@ fn links_outside(j: &serde_json::Value) -> Vec<(String, bool)> {
         .collect()
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn links_out_of_the_site_are_named_and_pseudo_filesystems_are_never_entered() {
     let fake = fake();

@@ -71,7 +71,10 @@ pub(super) fn scan_and_diff(
                 Some(w) => w?,
                 None => scan::walk::walk(&spec)?,
             };
-            (scan::scan_walked(&spec, walked, previous, opts.full, progress, cancel)?, scan_start_ns)
+            // A published manifest vouches for no timestamp here (the earliest start reuses no
+            // hash), but what cannot be looked at now keeps its entry from it too.
+            let carry = previous.or(prev.as_ref().map(|m| PreviousScan { snapshot: &m.snapshot, scan_start_ns: i64::MIN }));
+            (scan::scan_walked(&spec, walked, carry, opts.full, progress, cancel)?, scan_start_ns)
         }
     };
     let stats = ScanStats { files: scanned.snapshot.len(), hashed: scanned.hashed, reused: scanned.reused };

@@ -34,6 +34,7 @@ const O_NONBLOCK: Option<i32> = Some(if cfg!(any(target_arch = "mips", target_ar
 });
 #[cfg(any(target_vendor = "apple", target_os = "freebsd", target_os = "netbsd", target_os = "openbsd", target_os = "dragonfly"))]
 const O_NONBLOCK: Option<i32> = Some(0x4);
+#[cfg_attr(not(unix), allow(dead_code))]
 #[cfg(not(any(
     target_os = "linux",
     target_os = "android",

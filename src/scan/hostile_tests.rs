@@ -198,3 +198,23 @@ fn a_folder_that_cannot_be_listed_keeps_its_previous_entries() {
     assert_eq!(changes.modified, ["index.html", "sub/a.html"]);
     assert!(changes.removed.is_empty() && changes.added.is_empty());
 }
+
+/// A manifest from another machine (`manifest_url`) is passed with the earliest scan start: no
+/// hash is reused from it, but what cannot be listed keeps its entries from it.
+#[test]
+fn a_published_manifest_reuses_no_hash_but_keeps_what_cannot_be_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for rel in ["index.html", "sub/a.html"] {
+        write(root, rel, rel);
+    }
+    let spec = ScanSpec::for_tests(root);
+    let first = scan(&spec, None, false).unwrap();
+    let published = PreviousScan { snapshot: &first.snapshot, scan_start_ns: i64::MIN };
+    let again = scan(&spec, Some(published), false).unwrap();
+    assert_eq!((again.hashed, again.reused), (2, 0), "every file read again");
+    let _sub = Unlistable::new(root.join("sub"));
+    let kept = scan(&spec, Some(published), false).unwrap();
+    assert_eq!(kept.snapshot, first.snapshot);
+    assert_eq!((kept.hashed, kept.reused), (1, 1));
+}

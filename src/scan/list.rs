@@ -54,7 +54,7 @@ impl Lister<'_, '_> {
             self.part.warnings.push(format!("{}: symlink loop; skipped", dir.path.display()));
             return Ok(());
         }
-        if !is_root && spec.skip_ids.contains(&id) {
+        if cfg!(unix) && !is_root && spec.skip_ids.contains(&id) {
             return Ok(());
         }
         if dir.check_fs || dir.ancestors.last().is_none_or(|parent| parent.0 != id.0) {
