@@ -120,6 +120,10 @@ fn gitignore(base: &Path) -> Result<Option<PathBuf>> {
         return Ok(None);
     }
     let path = base.join(".gitignore");
+    // A link there (a shared or dangling .gitignore) is not ours to write through.
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Ok(None);
+    }
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -141,6 +145,20 @@ fn toml_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_gitignore_is_not_written_through() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join(".git")).unwrap();
+        let target = d.path().join("elsewhere");
+        std::os::unix::fs::symlink(&target, d.path().join(".gitignore")).unwrap();
+        assert_eq!(gitignore(d.path()).unwrap(), None);
+        assert!(!target.exists(), "the link's target was not created");
+        std::fs::remove_file(d.path().join(".gitignore")).unwrap();
+        assert_eq!(gitignore(d.path()).unwrap(), Some(d.path().join(".gitignore")));
+        assert!(std::fs::read_to_string(d.path().join(".gitignore")).unwrap().contains(".cdnsync/"));
+    }
 
     #[test]
     fn template_is_a_valid_config() {
