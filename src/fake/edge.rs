@@ -139,18 +139,13 @@ struct State {
 
 /// A running edge. Stops when dropped.
 pub struct FakeEdge {
-    addr: SocketAddr,
+    server: super::http::Background,
     state: Arc<Mutex<State>>,
-    stop: Option<tokio::sync::watch::Sender<bool>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl FakeEdge {
     /// Start on an ephemeral port of 127.0.0.1.
     pub fn start(cfg: EdgeConfig) -> std::io::Result<FakeEdge> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
             cfg,
             cache: HashMap::new(),
@@ -160,23 +155,26 @@ impl FakeEdge {
             applied: HashSet::new(),
             origin_reads: 0,
         }));
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let st = state.clone();
-        let thread = std::thread::Builder::new().name("fake-edge".into()).spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("edge runtime");
-            rt.block_on(serve(listener, st, rx));
-        })?;
-        Ok(FakeEdge { addr, state, stop: Some(tx), thread: Some(thread) })
+        let (st, polled) = (state.clone(), state.clone());
+        // Purges the fake API accepted are learnt by polling it, every 20 ms.
+        let poll: Box<dyn FnMut() + Send> = Box::new(move || poll_purges(&polled));
+        let server = super::http::Background::start(
+            "fake-edge",
+            0,
+            move |stream, peer| connection(stream, peer.ip(), st.clone()),
+            Some((Duration::from_millis(20), poll)),
+        )?;
+        Ok(FakeEdge { server, state })
     }
 
     /// The loopback address (for `[verify] connect_to`).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT` (for `[[domain]] origin`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     fn st(&self) -> std::sync::MutexGuard<'_, State> {
@@ -232,42 +230,9 @@ impl FakeEdge {
     }
 }
 
-impl Drop for FakeEdge {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(true);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// The ETag the edge (and its origin) gives a body.
 pub fn etag_of(bytes: &[u8]) -> String {
     format!("\"{}\"", &ContentHash::of(bytes).to_hex()[..16])
-}
-
-async fn serve(listener: std::net::TcpListener, state: Arc<Mutex<State>>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("edge listener");
-    let mut poll = tokio::time::interval(Duration::from_millis(20));
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = poll.tick() => poll_purges(&state),
-            acc = listener.accept() => {
-                let Ok((stream, peer)) = acc else { continue };
-                let st = state.clone();
-                let mut stop2 = stop.clone();
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = stop2.changed() => {}
-                        _ = connection(stream, peer.ip(), st) => {}
-                    }
-                });
-            }
-        }
-    }
 }
 
 async fn connection(mut stream: tokio::net::TcpStream, peer: IpAddr, state: Arc<Mutex<State>>) {

@@ -107,3 +107,74 @@ pub async fn write_body(stream: &mut TcpStream, status: u16, content_type: &str,
     stream.write_all(&msg).await?;
     stream.flush().await
 }
+
+/// A listener on 127.0.0.1 served on a thread of its own (one current-thread runtime), each
+/// connection in a task of its own. Dropping it stops the listener and every connection and joins
+/// the thread, so a test never leaves a server running. Every loopback server of the fake (the
+/// API, the role endpoints, the edge) runs on one.
+pub struct Background {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Listen on 127.0.0.1:`port` (0: any free port); `connection` serves each accepted stream,
+    /// given the peer's address; `tick`, if any, runs every so often on the server's thread.
+    pub fn start<C, F>(
+        name: &str,
+        port: u16,
+        connection: C,
+        mut tick: Option<(std::time::Duration, Box<dyn FnMut() + Send>)>,
+    ) -> std::io::Result<Background>
+    where
+        C: Fn(TcpStream, std::net::SocketAddr) -> F + Send + 'static,
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (tx, mut stop) = tokio::sync::watch::channel(false);
+        let serve = async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("loopback listener");
+            let mut every = tokio::time::interval(tick.as_ref().map_or(std::time::Duration::from_secs(3600), |t| t.0));
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = every.tick() => if let Some((_, f)) = tick.as_mut() { f() },
+                    acc = listener.accept() => {
+                        let Ok((stream, peer)) = acc else { continue };
+                        let (conn, mut stop2) = (connection(stream, peer), stop.clone());
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                _ = stop2.changed() => {}
+                                _ = conn => {}
+                            }
+                        });
+                    }
+                }
+            }
+        };
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("loopback runtime");
+            rt.block_on(serve);
+        })?;
+        Ok(Background { addr, stop: Some(tx), thread: Some(thread) })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(true);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

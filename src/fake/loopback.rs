@@ -55,64 +55,22 @@ impl Answer {
 pub type Handler = Arc<dyn Fn(&Request) -> Answer + Send + Sync>;
 
 /// A running server. Stops when dropped.
-pub struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::watch::Sender<bool>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub struct Server(http::Background);
 
 impl Server {
     /// Listen on an ephemeral port of 127.0.0.1 and answer with `handler`.
     pub fn start(name: &str, handler: Handler) -> std::io::Result<Server> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("fake runtime");
-            rt.block_on(serve(listener, handler, rx));
-        })?;
-        Ok(Server { addr, stop: Some(tx), thread: Some(thread) })
+        http::Background::start(name, 0, move |stream, _| connection(stream, handler.clone()), None).map(Server)
     }
 
     /// The loopback address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.0.addr()
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(true);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-async fn serve(listener: std::net::TcpListener, handler: Handler, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("fake listener");
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            acc = listener.accept() => {
-                let Ok((stream, _)) = acc else { continue };
-                let (h, mut stop2) = (handler.clone(), stop.clone());
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = stop2.changed() => {}
-                        _ = connection(stream, h) => {}
-                    }
-                });
-            }
-        }
+        format!("http://{}", self.0.addr())
     }
 }
 

@@ -150,61 +150,17 @@ fn origin(acct: &Account, req: &HttpRequest) -> Reply {
     }
 }
 
-/// The listening side of a running fake: a thread with its own runtime; stopped and joined when
-/// dropped.
-pub(super) struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::watch::Sender<bool>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+/// The listening side of a running fake ([`http::Background`]).
+pub(super) struct Server(http::Background);
 
 impl Server {
     /// Listen on 127.0.0.1:`port` (0 for any free port) and serve `state`.
     pub fn start(port: u16, state: Arc<Mutex<Shared>>) -> std::io::Result<Server> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let thread = std::thread::Builder::new().name("fake-cdn".into()).spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("fake runtime");
-            rt.block_on(serve(listener, state, rx));
-        })?;
-        Ok(Server { addr, stop: Some(tx), thread: Some(thread) })
+        http::Background::start("fake-cdn", port, move |stream, _| connection(stream, state.clone()), None).map(Server)
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(true);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-async fn serve(listener: std::net::TcpListener, state: Arc<Mutex<Shared>>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let listener = tokio::net::TcpListener::from_std(listener).expect("fake listener");
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            acc = listener.accept() => {
-                let Ok((stream, _)) = acc else { continue };
-                let st = state.clone();
-                let mut stop2 = stop.clone();
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = stop2.changed() => {}
-                        _ = connection(stream, st) => {}
-                    }
-                });
-            }
-        }
+        self.0.addr()
     }
 }
 
