@@ -9,6 +9,7 @@
 pub mod builder;
 pub mod credential_keys;
 pub mod edgeone;
+pub mod fleet;
 mod keys;
 mod nostate;
 pub(crate) mod raw;
@@ -25,6 +26,7 @@ pub use crate::model::Api;
 pub use builder::Builder;
 pub use credential_keys::{CredentialSettings, CredentialsMode};
 pub use edgeone::{PurgeMethod, Site};
+pub use fleet::{FleetConfig, RedisAddr};
 pub use nostate::{ci_is_set, NoStatePolicy, NoStateRule};
 pub use types::{
     default_endpoint, Collapse, Config, Domain, Endpoint, HttpMethod, IndexAlias, Limits, Provider, Scheme, SignatureMethod, Symlinks,

@@ -24,6 +24,7 @@ pub struct RawConfig {
     pub watch: Option<Val<RawWatch>>,
     pub limits: Option<Val<RawLimits>>,
     pub verify: Option<Val<RawVerify>>,
+    pub fleet: Option<Val<RawFleet>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +93,18 @@ pub struct RawVerify {
     pub concurrency: Option<Val<i64>>,
     pub requests_per_second: Option<Val<i64>>,
     pub connect_to: Option<Val<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawFleet {
+    pub redis: Option<Val<String>>,
+    pub group: Option<Val<String>>,
+    pub member: Option<Val<String>>,
+    pub barrier_timeout_secs: Option<Val<i64>>,
+    pub lease_secs: Option<Val<i64>>,
+    pub heartbeat_ttl_secs: Option<Val<i64>>,
+    pub key_prefix: Option<Val<String>>,
+    pub tls_ca: Option<Val<String>>,
 }
 
 #[cfg(test)]

@@ -359,6 +359,8 @@ pub struct Config {
     pub limits: Limits,
     /// `[verify]`.
     pub verify: super::VerifySettings,
+    /// `[fleet]`: coordinate with the site's other origin servers through Redis.
+    pub fleet: Option<super::FleetConfig>,
 }
 
 /// Always excluded: version-control folders, editor swap and backup files, rsync's temp files.

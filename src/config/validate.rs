@@ -321,6 +321,7 @@ pub(super) fn validate(raw: RawConfig, mut v: Validator) -> Result<Config, Confi
     super::verify::apply(&mut v, &raw, &mut domains);
     let limits = v.get(&raw.limits, "limits").map(|l| limits::limits(&mut v, l.v)).unwrap_or_default();
     let verify = v.get(&raw.verify, "verify").map(|t| super::verify::table(&mut v, t.v)).unwrap_or_default();
+    let fleet = v.get(&raw.fleet, "fleet").and_then(|t| super::fleet::table(&mut v, t.v, t.at));
 
     let source = v.file.to_path_buf();
     v.finish(()).map(|()| Config {
@@ -339,5 +340,6 @@ pub(super) fn validate(raw: RawConfig, mut v: Validator) -> Result<Config, Confi
         watch,
         limits,
         verify,
+        fleet,
     })
 }
