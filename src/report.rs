@@ -317,6 +317,55 @@ pub struct StatusReport {
     pub links_outside: Vec<OutsideLink>,
     /// Problems that did not stop the command.
     pub warnings: Vec<String>,
+    /// With `[fleet]`: the group's members as Redis knows them.
+    pub fleet: Option<FleetStatus>,
+}
+
+/// `status` under `[fleet]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FleetStatus {
+    /// The group.
+    pub group: String,
+    /// This member's name.
+    pub member: String,
+    /// Why the members could not be listed (Redis unreachable, say).
+    pub error: Option<String>,
+    /// Every member Redis remembers, live or not.
+    pub members: Vec<FleetMemberReport>,
+}
+
+/// One member of the fleet.
+#[derive(Clone, Debug, Serialize)]
+pub struct FleetMemberReport {
+    /// Its name.
+    pub name: String,
+    /// It heartbeated within the TTL (a member that is not live holds no purge back).
+    pub live: bool,
+    /// Its whole served state is published.
+    pub ready: bool,
+    /// Its last heartbeat (Unix seconds).
+    pub last_seen_unix: i64,
+    /// Its last deploy, as it reported it.
+    pub last_deploy: Option<String>,
+    /// When that deploy finished (Unix seconds).
+    pub last_deploy_unix: Option<i64>,
+    /// How far its last deploy is behind the newest among live members, in seconds.
+    pub behind_secs: Option<i64>,
+}
+
+impl FleetMemberReport {
+    /// From the coordinator's view.
+    pub fn of(m: &crate::fleet::Member) -> Self {
+        FleetMemberReport {
+            name: m.name.clone(),
+            live: m.live,
+            ready: m.ready,
+            last_seen_unix: m.last_seen_ms.div_euclid(1000),
+            last_deploy: m.deploy.as_ref().map(|d| d.id.clone()),
+            last_deploy_unix: m.deploy.as_ref().map(|d| d.at_ms.div_euclid(1000)),
+            behind_secs: m.behind_ms.map(|b| b / 1000),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -393,6 +393,7 @@ fn run_inner(args: &Args) -> Result<u8> {
             let e = engine(args, cfg, provider)?;
             let mut st = e.status()?;
             st.credentials = Some(source);
+            st.fleet = rt.block_on(e.fleet_status())?;
             if *tasks {
                 st.tasks = rt.block_on(render::task_states(&e));
             }

@@ -58,7 +58,7 @@ pub fn json_error(e: &Error) {
 const SHOW_URLS: usize = 10;
 
 /// Outside text, safe to print.
-fn p(s: &str) -> Cow<'_, str> {
+pub(super) fn p(s: &str) -> Cow<'_, str> {
     cdnsync::text::printable(s)
 }
 
@@ -180,6 +180,9 @@ impl Output {
         }
         let o = &st.outbox;
         s += &format!("owed: {} pending, {} deferred, {} failed\n", o.pending, o.deferred, o.failed);
+        if let Some(f) = &st.fleet {
+            s += &tables::fleet(f);
+        }
         for j in &st.jobs {
             s += &format!("  {} {} {} {} {}: {} URL(s)", p(&j.id), j.status, j.action, j.area, p(&j.host), j.urls.len());
             if let Some(e) = &j.error {

@@ -87,7 +87,7 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 impl ConfigErrors {
-    fn one(file: &Path, line: Option<usize>, key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn one(file: &Path, line: Option<usize>, key: &str, message: impl Into<String>) -> Self {
         ConfigErrors(vec![ConfigError { file: file.to_path_buf(), line, key: key.into(), message: message.into() }])
     }
 }

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod fleet;
 mod nostate;
 mod origin;
 mod owed;
@@ -18,6 +19,7 @@ mod scanned;
 mod verify;
 mod wait;
 
+pub use fleet::{FLEET_BARRIER, FLEET_CLAIMED};
 pub use owed::OutboxPick;
 
 use crate::api::{self, CdnApi, Failure};
@@ -76,6 +78,8 @@ pub struct Engine<A: CdnApi> {
     pub lock_timeout: Duration,
     /// The API's rate limits, as this engine's requests have used them.
     limits: RateLimits,
+    /// `[fleet]`'s coordinator, once built.
+    fleet: fleet::FleetCell,
 }
 
 /// What sending some jobs gave.
@@ -93,13 +97,27 @@ struct Sent {
 impl<A: CdnApi> Engine<A> {
     /// An engine with the default lock timeout (60 s).
     pub fn new(config: Config, api: A, clock: Arc<dyn Clock>) -> Self {
-        Engine { config: Arc::new(config), api, clock, lock_timeout: Duration::from_secs(60), limits: Default::default() }
+        Engine {
+            config: Arc::new(config),
+            api,
+            clock,
+            lock_timeout: Duration::from_secs(60),
+            limits: Default::default(),
+            fleet: Default::default(),
+        }
     }
 
     /// The same engine (config, clock, lock timeout, rate limits) over another API: one that
     /// observes the calls of this one, say.
     pub(crate) fn with_api<B: CdnApi>(&self, api: B) -> Engine<B> {
-        Engine { config: self.config.clone(), api, clock: self.clock.clone(), lock_timeout: self.lock_timeout, limits: self.limits.clone() }
+        Engine {
+            config: self.config.clone(),
+            api,
+            clock: self.clock.clone(),
+            lock_timeout: self.lock_timeout,
+            limits: self.limits.clone(),
+            fleet: self.fleet.clone(),
+        }
     }
 
     fn outbox(&self) -> Outbox {
@@ -238,10 +256,14 @@ impl<A: CdnApi> Engine<A> {
         // Submit: owed jobs first, then the new ones.
         let (held, mut to_send) = owed::hold_failed(owed, opts.retry_failed);
         to_send.extend(new_jobs);
-        let (to_send, origin_held) = self.origin_gate(to_send, &s, &outbox, &mut notes).await?;
+        let (to_send, mut origin_held) = self.origin_gate(to_send, &s, &outbox, &mut notes).await?;
+        let (to_send, gated) = self.fleet_gate(to_send, &s, &outbox, &mut notes, &mut warnings).await?;
         let wait = opts.wait.or(opts.verify.then_some(VERIFY_WAIT));
         let Sent { done, waited, requests, warnings: sent_warnings } = self.send(&outbox, to_send, Some(quota), wait, progress).await?;
         warnings.extend(sent_warnings);
+        let deploy = (!s.changes.is_empty()).then(|| format!("{} changed file(s) at {}", s.changes.changed_count(), self.clock.now_unix()));
+        self.fleet_after(&gated, &done, deploy.as_deref(), &mut warnings).await;
+        origin_held.extend(gated.held);
         let verify = if opts.verify { Some(self.verify_after_sync(s.baseline, progress).await) } else { None };
         // Report.
         let remaining = outbox.load()?;
@@ -418,6 +440,7 @@ impl<A: CdnApi> Engine<A> {
             dropped: self.dropped(),
             links_outside,
             warnings: cannot_list.into_iter().collect(),
+            fleet: None,
         })
     }
 

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::CdnApi;
-use crate::engine::{Engine, SyncOptions};
+use crate::engine::{Engine, SyncOptions, FLEET_BARRIER, FLEET_CLAIMED};
 use crate::error::{Error, Result};
 use crate::model::JobStatus;
 use crate::progress::Progress;
@@ -115,6 +115,10 @@ pub async fn run<A: CdnApi>(
     let mut settler = Settler::new(cfg.watch.settle, cfg.watch.max_wait, cfg.watch.trigger_file.is_some());
     let mut summary = WatchSummary::default();
     let mut owed = OwedRetry::default();
+    // `[fleet]`: heartbeat every third of the TTL, so an idle member still holds purges back
+    // until it serves their bytes.
+    let beat_ms = engine.config.fleet.as_ref().map(|f| (f.heartbeat_ttl.as_millis() / 3).max(1) as i64);
+    let mut heartbeat_at = beat_ms.map(|b| clock.now_ms() + b);
     tokio::pin!(shutdown);
 
     tracing::info!(
@@ -165,7 +169,8 @@ pub async fn run<A: CdnApi>(
             settler.touch(clock.now_ms(), Touch::Rescan("event queue overflow".into()));
         }
         let now = clock.now_ms();
-        let wake = [settler.due_at(), owed.at_ms, poller.as_ref().map(|p| p.next_ms), daemon.ping_due()].into_iter().flatten().min();
+        let wake =
+            [settler.due_at(), owed.at_ms, poller.as_ref().map(|p| p.next_ms), daemon.ping_due(), heartbeat_at].into_iter().flatten().min();
         let sleep = async {
             match wake {
                 Some(t) => clock.sleep(Duration::from_millis((t - now).max(0) as u64)).await,
@@ -192,6 +197,12 @@ pub async fn run<A: CdnApi>(
             _ = sleep => {}
         }
         let now = clock.now_ms();
+        if let (Some(t), Some(b)) = (heartbeat_at, beat_ms) {
+            if t <= now {
+                engine.fleet_heartbeat().await;
+                heartbeat_at = Some(now + b);
+            }
+        }
         if let Some(p) = poller.as_mut().filter(|p| p.next_ms <= now) {
             p.round(&root, &spec, &mut settler, now).await;
         }
@@ -209,6 +220,7 @@ pub async fn run<A: CdnApi>(
     if summary.owed_at_exit > 0 {
         tracing::info!("{} job(s) still owed; they go out on the next start or sync", summary.owed_at_exit);
     }
+    engine.fleet_leave().await;
     daemon.stop(summary.owed_at_exit).await;
     Ok(summary)
 }
@@ -311,6 +323,9 @@ fn handle<A: CdnApi>(msg: Msg, engine: &Engine<A>, ctx: &Context, watching: &mut
     }
 }
 
+/// How soon jobs held back by the fleet are asked about again.
+const FLEET_RECHECK: Duration = Duration::from_secs(5);
+
 /// When to retry owed jobs in the background.
 #[derive(Debug, Default)]
 struct OwedRetry {
@@ -329,8 +344,18 @@ impl OwedRetry {
             }
         };
         let deferred = owed.iter().filter(|j| j.status == JobStatus::Deferred).filter_map(|j| j.not_before_unix).min().map(|t| t * 1000);
-        let pending = owed.iter().any(|j| j.status == JobStatus::Pending);
-        let retry = if pending { Some(now_ms + self.fail_delay().as_millis() as i64) } else { None };
+        // Jobs the fleet holds back (barrier, another member's claim) are asked about again
+        // soon, without counting as failures; other pending jobs back off.
+        let fleet_held = |j: &&crate::model::Job| j.error.as_ref().is_some_and(|e| e.code == FLEET_BARRIER || e.code == FLEET_CLAIMED);
+        let pending = owed.iter().filter(|j| j.status == JobStatus::Pending);
+        let retry = if pending.clone().any(|j| !fleet_held(&j)) {
+            Some(now_ms + self.fail_delay().as_millis() as i64)
+        } else if pending.clone().any(|j| fleet_held(&j)) {
+            Some(now_ms + FLEET_RECHECK.as_millis() as i64)
+        } else {
+            None
+        };
+        let pending = pending.count() > 0;
         if !pending {
             self.failures = 0;
         }
