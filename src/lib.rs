@@ -66,7 +66,7 @@ use std::sync::Arc;
 pub use api::{CdnApi, Class, Failure};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{load, Builder, Config};
-pub use engine::{Engine, OutboxPick, SyncOptions, VerifyOptions};
+pub use engine::{Engine, OutboxPick, SyncOptions, VerifyOptions, FLEET_BARRIER, FLEET_CLAIMED};
 pub use error::{Error, Result};
 pub use model::{Api, Area, ChangeSet, Job, JobKind, JobStatus};
 pub use plan::adhoc::Request as AdhocRequest;

@@ -20,7 +20,7 @@ use cdnsync::model::{Area, ContentHash, JobKind};
 const T0: i64 = 1_700_000_000_000;
 
 /// A `redis-server` of our own; killed on drop.
-struct Redis {
+pub(crate) struct Redis {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
@@ -39,7 +39,7 @@ fn free_port() -> u16 {
 
 impl Redis {
     /// A server with `extra` arguments, or `None` (skip) when redis-server is not on PATH.
-    fn start(extra: &[&str]) -> Option<Redis> {
+    pub(crate) fn start(extra: &[&str]) -> Option<Redis> {
         Self::start_with(extra, false)
     }
 
@@ -103,14 +103,14 @@ impl Redis {
         panic!("redis-server on port {} did not answer PING", self.port);
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }

@@ -15,6 +15,7 @@ mod encoding;
 mod examples;
 mod fake;
 mod fleet;
+mod fleet_sync;
 mod hostile;
 mod hostile_tree;
 mod init;

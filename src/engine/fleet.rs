@@ -56,6 +56,8 @@ enum Wait {
     Claimed(String),
     /// Another member sent it: done here.
     Sent,
+    /// Another job of this sync sends the same item.
+    Dup,
 }
 
 impl<A: CdnApi> Engine<A> {
@@ -236,7 +238,13 @@ impl<A: CdnApi> Engine<A> {
         let claims = c.claim(&asked).await?;
         let mut verdict: HashMap<usize, Wait> = HashMap::new();
         let mut gated = Gated::default();
+        let mut seen = std::collections::HashSet::new();
         for (&i, claim) in claimable.iter().zip(&claims) {
+            if !seen.insert(&items[i]) {
+                // The same item twice in this sync (a re-purge beside the URL's own job): once.
+                verdict.insert(i, Wait::Dup);
+                continue;
+            }
             match claim {
                 Claim::Mine | Claim::TakenOver { .. } => {
                     let it = &items[i];
@@ -314,6 +322,7 @@ impl<A: CdnApi> Engine<A> {
                 match verdict.remove(&i) {
                     None => go.push(url.clone()),
                     Some(Wait::Sent) => sent_elsewhere += 1,
+                    Some(Wait::Dup) => {}
                     Some(Wait::Barrier(why)) => {
                         first_why.get_or_insert_with(|| format!("{url}: {why}"));
                         wait.push(url.clone());

@@ -256,14 +256,13 @@ impl<A: CdnApi> Engine<A> {
         // Submit: owed jobs first, then the new ones.
         let (held, mut to_send) = owed::hold_failed(owed, opts.retry_failed);
         to_send.extend(new_jobs);
-        let (to_send, mut origin_held) = self.origin_gate(to_send, &s, &outbox, &mut notes).await?;
+        let (to_send, origin_held) = self.origin_gate(to_send, &s, &outbox, &mut notes).await?;
         let (to_send, gated) = self.fleet_gate(to_send, &s, &outbox, &mut notes, &mut warnings).await?;
         let wait = opts.wait.or(opts.verify.then_some(VERIFY_WAIT));
         let Sent { done, waited, requests, warnings: sent_warnings } = self.send(&outbox, to_send, Some(quota), wait, progress).await?;
         warnings.extend(sent_warnings);
         let deploy = (!s.changes.is_empty()).then(|| format!("{} changed file(s) at {}", s.changes.changed_count(), self.clock.now_unix()));
         self.fleet_after(&gated, &done, deploy.as_deref(), &mut warnings).await;
-        origin_held.extend(gated.held);
         let verify = if opts.verify { Some(self.verify_after_sync(s.baseline, progress).await) } else { None };
         // Report.
         let remaining = outbox.load()?;
@@ -283,8 +282,11 @@ impl<A: CdnApi> Engine<A> {
         if !held.is_empty() {
             notes.push(owed::held_note(held.len()));
         }
+        // Held for the fleet: another member's sync sends it (or this one's next); not this run's debt.
+        let mut held = self.reports(&held);
+        held.extend(self.reports(&gated.held));
         Ok(Report {
-            held: self.reports(&held),
+            held,
             no_state_rule: s.no_state.as_ref().map(|(r, _)| *r),
             tasks_finished: waited.as_ref().and_then(|w| w.finished()),
             wait: waited,

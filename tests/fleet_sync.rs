@@ -1,0 +1,229 @@
+//! Fleet mode end to end (`[fleet]`, `docs/fleet.md`): several members, each with its own
+//! publish folder and state, one fake API and one private `redis-server`, all on one
+//! `ManualClock`, so barrier timeouts and heartbeat TTLs pass in simulated time.
+//!
+//! What counts is what the fake API accepted: each changed URL purged once per area for the
+//! whole fleet, never before every live member serves the new bytes, and never lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cdnsync::clock::{Clock, ManualClock};
+use cdnsync::credentials::Credentials;
+use cdnsync::fake::{FakeCdn, FakeConfig};
+use cdnsync::model::{Area, JobKind};
+use cdnsync::{AnyApi, Engine, Report, SyncOptions};
+
+use crate::fleet::Redis;
+use crate::util::*;
+
+const T0: i64 = 1_795_400_000_000;
+const PAGE: &str = "https://www.example.com/a.html";
+
+struct Fleet {
+    clock: ManualClock,
+    fake: FakeCdn,
+    redis: Redis,
+    sites: Vec<TempSite>,
+    engines: Vec<Engine<AnyApi>>,
+    prefix: String,
+}
+
+/// `names.len()` members of group `www`, each deployed with `a.html` v1 (a baseline, nothing
+/// purged), `[fleet]` with `extra` keys.
+async fn fleet(names: &[&str], extra: &str) -> Option<Fleet> {
+    let redis = Redis::start(&[])?;
+    let clock = ManualClock::new(T0);
+    let fake = FakeCdn::start(FakeConfig { clock: Arc::new(clock.clone()), ..FakeConfig::default() }).unwrap();
+    let prefix = format!("t{}", fastrand::u32(..));
+    let mut sites = Vec::new();
+    let mut engines = Vec::new();
+    for name in names {
+        let site = TempSite::new(&fake, "", "");
+        site.append_config(&format!(
+            "\n[fleet]\nredis = \"{}\"\ngroup = \"www\"\nmember = \"{name}\"\nkey_prefix = \"{prefix}\"\n{extra}\n",
+            redis.url()
+        ));
+        site.write("a.html", "v1");
+        site.write("b.html", "v1");
+        let cfg = cdnsync::config::load(&site.dir.join("cdnsync.toml")).unwrap();
+        let c: Arc<dyn Clock> = Arc::new(clock.clone());
+        let api = cdnsync::api_for(&cfg, Credentials::new(SECRET_ID, SECRET_KEY, None), c.clone()).unwrap();
+        let e = Engine::new(cfg, api, c);
+        e.sync(&SyncOptions { baseline: true, ..SyncOptions::default() }, &()).await.unwrap();
+        sites.push(site);
+        engines.push(e);
+    }
+    Some(Fleet { clock, fake, redis, sites, engines, prefix })
+}
+
+impl Fleet {
+    async fn sync(&self, m: usize) -> Report {
+        self.engines[m].sync(&SyncOptions::default(), &()).await.unwrap()
+    }
+
+    /// Purges of `url` the API accepted in `area`.
+    fn purges(&self, url: &str, area: Area) -> usize {
+        self.fake
+            .accepted()
+            .iter()
+            .filter(|a| a.kind == JobKind::PurgeUrls && a.areas.contains(&area) && a.urls.iter().any(|u| u == url))
+            .count()
+    }
+
+    fn owed(&self, m: usize) -> usize {
+        self.engines[m].owed().unwrap().len()
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn a_purge_waits_for_every_member_and_goes_out_once() {
+    rt().block_on(async {
+        let Some(f) = fleet(&["a", "b", "c"], "").await else { return };
+        // a has the new page; b and c still serve v1: nothing goes out, and a still owes it.
+        f.sites[0].write("a.html", "v2");
+        let r = f.sync(0).await;
+        assert_eq!(f.purges(PAGE, Area::Mainland), 0, "purged before b and c serve v2");
+        assert_eq!(r.exit_code(), 0, "a purge held by the fleet is not a failure: {:?}", r.jobs);
+        assert!(r.notes.iter().any(|n| n.contains("held back") && n.contains("b, c")), "{:?}", r.notes);
+        assert_eq!(f.owed(0), 2, "one job per area, still owed");
+        assert!(r.held.iter().all(|j| j.error.as_ref().unwrap().code == cdnsync::FLEET_BARRIER), "{:?}", r.held);
+        assert_eq!(r.held.len(), 2);
+        // b catches up: c is still behind.
+        f.sites[1].write("a.html", "v2");
+        f.sync(1).await;
+        assert_eq!(f.purges(PAGE, Area::Mainland), 0, "purged before c serves v2");
+        // c catches up last: its sync finds the purge due and sends it.
+        f.sites[2].write("a.html", "v2");
+        f.sync(2).await;
+        for area in Area::ALL {
+            assert_eq!(f.purges(PAGE, area), 1, "{area}");
+        }
+        // a and b ask again: c already sent it for the same bytes, so they send nothing.
+        let before = f.fake.accepted().len();
+        let r = f.sync(0).await;
+        assert!(r.notes.iter().any(|n| n.contains("already purged by another member")), "{:?}", r.notes);
+        f.sync(1).await;
+        assert_eq!(f.fake.accepted().len(), before, "a duplicate purge");
+        assert_eq!((f.owed(0), f.owed(1), f.owed(2)), (0, 0, 0), "every member's debt is settled");
+        // The prefetch-free page list: b.html was never changed, so never purged.
+        assert_eq!(f.purges("https://www.example.com/b.html", Area::Mainland), 0);
+    });
+}
+
+#[test]
+fn past_the_barrier_timeout_the_purge_goes_and_is_repeated_when_the_laggard_catches_up() {
+    rt().block_on(async {
+        let Some(f) = fleet(&["a", "b"], "barrier_timeout_secs = 60\nheartbeat_ttl_secs = 3600").await else { return };
+        f.sites[0].write("a.html", "v2");
+        f.sync(0).await;
+        assert_eq!(f.purges(PAGE, Area::Mainland), 0);
+        f.clock.advance(Duration::from_secs(61));
+        let r = f.sync(0).await;
+        assert_eq!(f.purges(PAGE, Area::Mainland), 1, "forced past the timeout");
+        assert!(r.notes.iter().any(|n| n.contains("barrier timeout") && n.contains('b')), "the laggard is named: {:?}", r.notes);
+        // b gets v2 at last: the CDN may have refetched v1 from b meanwhile, so it is purged again.
+        f.clock.advance(Duration::from_secs(5));
+        f.sites[1].write("a.html", "v2");
+        f.sync(1).await;
+        for area in Area::ALL {
+            assert_eq!(f.purges(PAGE, area), 2, "{area}: once forced, once after the laggard caught up");
+        }
+        f.sync(0).await;
+        assert_eq!(f.purges(PAGE, Area::Mainland), 2, "repeated once, not by every member");
+        assert_eq!((f.owed(0), f.owed(1)), (0, 0));
+    });
+}
+
+#[test]
+fn a_member_that_stops_heartbeating_stops_holding_the_barrier() {
+    rt().block_on(async {
+        let Some(f) = fleet(&["a", "b"], "heartbeat_ttl_secs = 30").await else { return };
+        f.sites[0].write("a.html", "v2");
+        f.sync(0).await;
+        assert_eq!(f.purges(PAGE, Area::Mainland), 0);
+        // b goes silent (no sync, no heartbeat); a keeps going.
+        f.clock.advance(Duration::from_secs(31));
+        f.sync(0).await;
+        assert_eq!(f.purges(PAGE, Area::Mainland), 1);
+        assert_eq!(f.owed(0), 0);
+    });
+}
+
+#[test]
+fn with_redis_down_each_member_purges_on_its_own_and_nothing_is_lost() {
+    rt().block_on(async {
+        let Some(mut f) = fleet(&["a", "b"], "").await else { return };
+        f.redis.kill();
+        f.sites[0].write("a.html", "v2");
+        let r = f.sync(0).await;
+        assert!(r.warnings.iter().any(|w| w.contains("purging on our own")), "{:?}", r.warnings);
+        assert!(!r.warnings.iter().any(|w| w.contains(&f.redis.url()) && w.contains('@')), "no password shown");
+        for area in Area::ALL {
+            assert_eq!(f.purges(PAGE, area), 1, "{area}");
+        }
+        assert_eq!(f.owed(0), 0);
+        f.sites[1].write("a.html", "v2");
+        f.sync(1).await;
+        assert_eq!(f.purges(PAGE, Area::Mainland), 2, "b purges too: a duplicate, never a loss");
+    });
+}
+
+#[test]
+fn status_lists_the_members_and_their_last_deploys() {
+    rt().block_on(async {
+        let Some(f) = fleet(&["a", "b"], "").await else { return };
+        f.sites[0].write("a.html", "v2");
+        f.sync(0).await;
+        let st = f.engines[1].fleet_status().await.unwrap().expect("a fleet");
+        assert_eq!((st.group.as_str(), st.member.as_str(), st.error.as_deref()), ("www", "b", None));
+        let names: Vec<&str> = st.members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(st.members.iter().all(|m| m.live && m.ready), "{:?}", st.members);
+        let a = &st.members[0];
+        assert!(a.last_deploy.as_deref().is_some_and(|d| d.contains("1 changed")), "{a:?}");
+        assert_eq!(a.last_deploy_unix, Some(T0 / 1000));
+    });
+}
+
+#[test]
+fn a_claim_whose_holder_died_is_taken_over_after_the_lease() {
+    use cdnsync::fleet::{Claim, Content, Coordinator, FleetSettings, Item};
+    use cdnsync::model::ContentHash;
+    rt().block_on(async {
+        let Some(f) = fleet(&["a"], "lease_secs = 20").await else { return };
+        // Member "ghost" claimed a.html v2 in both areas, then died before sending.
+        let mut s = FleetSettings::new(&f.redis.url(), "www", "ghost", &|_| None).unwrap();
+        s.key_prefix = f.prefix.clone();
+        s.lease = Duration::from_secs(20);
+        let ghost = Coordinator::new(s, Arc::new(f.clock.clone()) as Arc<dyn Clock>).unwrap();
+        let items: Vec<Item> = Area::ALL
+            .iter()
+            .map(|&area| Item {
+                kind: JobKind::PurgeUrls,
+                area,
+                domain: "www.example.com".into(),
+                url: PAGE.into(),
+                content: Content::Hash(ContentHash::of(b"v2")),
+                round: 0,
+            })
+            .collect();
+        assert!(ghost.claim(&items).await.unwrap().iter().all(|c| *c == Claim::Mine));
+        f.sites[0].write("a.html", "v2");
+        let r = f.sync(0).await;
+        assert_eq!(f.purges(PAGE, Area::Mainland), 0, "another member holds the claim");
+        assert!(r.held.iter().all(|j| j.error.as_ref().unwrap().code == cdnsync::FLEET_CLAIMED), "{:?}", r.held);
+        assert!(r.notes.iter().any(|n| n.contains("claimed by fleet member ghost")), "{:?}", r.notes);
+        // Past the lease, the claim is taken over and the purge goes out.
+        f.clock.advance(Duration::from_secs(21));
+        f.sync(0).await;
+        for area in Area::ALL {
+            assert_eq!(f.purges(PAGE, area), 1, "{area}");
+        }
+        assert_eq!(f.owed(0), 0);
+    });
+}
