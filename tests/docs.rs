@@ -56,7 +56,9 @@ fn example_keys(text: &str) -> BTreeSet<(String, String)> {
     let mut keys = BTreeSet::new();
     for raw in text.lines() {
         let line = raw.trim();
-        if let Some(t) = line.strip_prefix('[') {
+        // An optional table is shown commented out (`# [fleet]`): its keys are still its own.
+        let header = line.strip_prefix("# [").map(|t| t.trim_start_matches('[')).filter(|t| t.ends_with(']'));
+        if let Some(t) = header.or_else(|| line.strip_prefix('[')) {
             table = t.trim_matches(|c| c == '[' || c == ']').to_string();
             continue;
         }

@@ -187,6 +187,13 @@ fn status_lists_the_members_and_their_last_deploys() {
         let a = &st.members[0];
         assert!(a.last_deploy.as_deref().is_some_and(|d| d.contains("1 changed")), "{a:?}");
         assert_eq!(a.last_deploy_unix, Some(T0 / 1000));
+        // The command: on the real clock, a day later, both members are long silent.
+        let out = f.sites[1].run(&["status"]);
+        assert!(out.stdout.contains("fleet: group www, this member b"), "{}", out.stdout);
+        assert!(out.stdout.contains("  a gone, last seen") && out.stdout.contains("last deploy 1 changed file(s)"), "{}", out.stdout);
+        let j = f.sites[1].run(&["status", "--json"]).json();
+        assert_eq!(j["fleet"]["members"][0]["name"], "a");
+        assert_eq!(j["fleet"]["members"][0]["live"], false);
     });
 }
 

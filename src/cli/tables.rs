@@ -202,6 +202,36 @@ pub fn human_rate(per_sec: f64) -> String {
     }
 }
 
+/// `status`'s fleet lines: the group, then one line per member.
+pub fn fleet(f: &cdnsync::report::FleetStatus) -> String {
+    use super::render::p;
+    let mut s = format!("fleet: group {}, this member {}\n", p(&f.group), p(&f.member));
+    if let Some(e) = &f.error {
+        s += &format!("  members unknown: {}\n", p(e));
+    }
+    for m in &f.members {
+        let state = match (m.live, m.ready) {
+            (false, _) => "gone",
+            (true, false) => "joining",
+            (true, true) => "live",
+        };
+        s += &format!(
+            "  {} {state}, last seen {} UTC+8",
+            p(&m.name),
+            cdnsync::clock::datetime(m.last_seen_unix, cdnsync::clock::CST_OFFSET_SECS)
+        );
+        if let (Some(d), Some(t)) = (&m.last_deploy, m.last_deploy_unix) {
+            s += &format!(", last deploy {} ({} UTC+8)", p(d), cdnsync::clock::datetime(t, cdnsync::clock::CST_OFFSET_SECS));
+        }
+        match m.behind_secs {
+            Some(b) if b > 0 => s += &format!(", {b} s behind the newest"),
+            _ => {}
+        }
+        s.push('\n');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,34 +261,4 @@ mod tests {
         let _ = LOCAL_OFFSET.set(time::UtcOffset::from_hms(1, 0, 0).ok());
         assert_eq!(goes_at(1_699_977_600), "2023-11-15 00:00 China Standard Time (2023-11-14 17:00 here, UTC+01:00)");
     }
-}
-
-/// `status`'s fleet lines: the group, then one line per member.
-pub fn fleet(f: &cdnsync::report::FleetStatus) -> String {
-    use super::render::p;
-    let mut s = format!("fleet: group {}, this member {}\n", p(&f.group), p(&f.member));
-    if let Some(e) = &f.error {
-        s += &format!("  members unknown: {}\n", p(e));
-    }
-    for m in &f.members {
-        let state = match (m.live, m.ready) {
-            (false, _) => "gone",
-            (true, false) => "joining",
-            (true, true) => "live",
-        };
-        s += &format!(
-            "  {} {state}, last seen {} UTC+8",
-            p(&m.name),
-            cdnsync::clock::datetime(m.last_seen_unix, cdnsync::clock::CST_OFFSET_SECS)
-        );
-        if let (Some(d), Some(t)) = (&m.last_deploy, m.last_deploy_unix) {
-            s += &format!(", last deploy {} ({} UTC+8)", p(d), cdnsync::clock::datetime(t, cdnsync::clock::CST_OFFSET_SECS));
-        }
-        match m.behind_secs {
-            Some(b) if b > 0 => s += &format!(", {b} s behind the newest"),
-            _ => {}
-        }
-        s.push('\n');
-    }
-    s
 }
