@@ -32,6 +32,11 @@ struct Fleet {
 /// `names.len()` members of group `www`, each deployed with `a.html` v1 (a baseline, nothing
 /// purged), `[fleet]` with `extra` keys.
 async fn fleet(names: &[&str], extra: &str) -> Option<Fleet> {
+    fleet_with(names, extra, "").await
+}
+
+/// As [`fleet`], with `limits` added to each member's `[limits]`.
+async fn fleet_with(names: &[&str], extra: &str, limits: &str) -> Option<Fleet> {
     let redis = Redis::start(&[])?;
     let clock = ManualClock::new(T0);
     let fake = FakeCdn::start(FakeConfig { clock: Arc::new(clock.clone()), ..FakeConfig::default() }).unwrap();
@@ -40,6 +45,7 @@ async fn fleet(names: &[&str], extra: &str) -> Option<Fleet> {
     let mut engines = Vec::new();
     for name in names {
         let site = TempSite::new(&fake, "", "");
+        site.edit_config("retry_deadline_secs = 20", &format!("retry_deadline_secs = 20\n{limits}"));
         site.append_config(&format!(
             "\n[fleet]\nredis = \"{}\"\ngroup = \"www\"\nmember = \"{name}\"\nkey_prefix = \"{prefix}\"\n{extra}\n",
             redis.url()
@@ -232,5 +238,32 @@ fn a_claim_whose_holder_died_is_taken_over_after_the_lease() {
             assert_eq!(f.purges(PAGE, area), 1, "{area}");
         }
         assert_eq!(f.owed(0), 0);
+    });
+}
+
+#[test]
+fn the_members_share_the_accounts_rate_limit() {
+    rt().block_on(async {
+        // One request per URL, one at a time: 15 from a, then 15 from b, at the same instant
+        // (the clock moves only when someone waits). The API allows 20 a second per account.
+        let Some(f) = fleet_with(&["a", "b"], "", "purge_urls_batch = 1\nconcurrency = 1").await else { return };
+        let urls = |m: &str| (0..15).map(|i| format!("https://www.example.com/{m}/{i}.html")).collect::<Vec<_>>();
+        let (ua, ub) = (urls("a"), urls("b"));
+        let req = |targets| cdnsync::AdhocRequest {
+            kind: JobKind::PurgeUrls,
+            targets,
+            dir: false,
+            area: Some(Area::Mainland),
+            any_host: false,
+            wait: None,
+        };
+        let start = f.clock.now_ms();
+        f.engines[0].submit_adhoc(&req(&ua), &()).await.unwrap();
+        assert_eq!(f.clock.now_ms(), start, "15 requests fit in one window");
+        f.engines[1].submit_adhoc(&req(&ub), &()).await.unwrap();
+        let purges: Vec<String> = f.fake.requests().into_iter().filter(|q| q.action == "PurgeUrlsCache").map(|q| q.outcome).collect();
+        assert_eq!(purges.len(), 30, "nothing throttled and retried: {purges:?}");
+        assert!(purges.iter().all(|o| o == "ok"), "{purges:?}");
+        assert!(f.clock.now_ms() - start >= 1000, "b waited for a's requests to leave the shared window");
     });
 }

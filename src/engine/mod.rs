@@ -354,6 +354,7 @@ impl<A: CdnApi> Engine<A> {
             requests: Default::default(),
             limits: self.limits.clone(),
             ledger: v2.then_some(ledger),
+            fleet: self.coordinator().ok().flatten().map(crate::submit::shared::FleetRate::new),
         }
     }
 

@@ -6,6 +6,7 @@ mod outcome;
 pub mod ratelimit;
 pub mod refused;
 pub mod retry;
+pub mod shared;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ use crate::progress::Progress;
 use crate::state::history::History;
 use crate::state::ledger::Ledger;
 use crate::state::outbox::Outbox;
-use ratelimit::{RateLimit, Ticket};
+use ratelimit::RateLimit;
 use refused::RefusedLookups;
 
 /// How the submitter behaves.
@@ -104,6 +105,8 @@ pub struct Submitter<'a, A: CdnApi> {
     pub ledger: Option<&'a Ledger>,
     /// Task lookups the API refused for good (see [`Self::warnings`]).
     pub lookups_refused: RefusedLookups,
+    /// `[fleet]`: the account's rate window shared with the other members ([`shared`]).
+    pub fleet: Option<shared::FleetRate>,
 }
 
 /// Rate limits by action (see [`ratelimit`]).
@@ -235,29 +238,6 @@ impl<A: CdnApi> Submitter<'_, A> {
         }
     }
 
-    /// Wait for a slot of `action`'s rate limit; hand the ticket back with [`Self::rate_done`]
-    /// when the request has its answer.
-    async fn rate_wait(&self, action: &'static str) -> Ticket {
-        loop {
-            let wait = {
-                let mut limits = self.limits.lock().expect("rate limits");
-                let rate = self.opts.rate;
-                let b = limits.entry(action).or_insert_with(|| rate.limiter());
-                b.try_take(self.clock.now_ms())
-            };
-            match wait {
-                Ok(ticket) => return ticket,
-                Err(ms) => self.clock.sleep(Duration::from_millis(ms)).await,
-            }
-        }
-    }
-
-    fn rate_done(&self, action: &'static str, ticket: Ticket) {
-        if let Some(b) = self.limits.lock().expect("rate limits").get_mut(action) {
-            b.done(ticket, self.clock.now_ms());
-        }
-    }
-
     /// Carry one job to an outcome. Returns the job(s) it became (a split makes several).
     async fn one(&self, shared: &Mutex<Shared>, mut job: Job, deadline_ms: i64) -> Result<Vec<Job>> {
         let action = self.api.action(job.kind, job.area);
@@ -292,7 +272,7 @@ impl<A: CdnApi> Submitter<'_, A> {
                 let ticket = self.rate_wait("Describe").await;
                 self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let found = self.api.find_tasks(&job, since).await;
-                self.rate_done("Describe", ticket);
+                self.rate_done("Describe", ticket).await;
                 match found {
                     Ok(tasks) => {
                         let mine = {
@@ -335,7 +315,7 @@ impl<A: CdnApi> Submitter<'_, A> {
             self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let sent_ms = self.clock.now_ms();
             let res = self.api.submit(&job).await;
-            self.rate_done(action, ticket);
+            self.rate_done(action, ticket).await;
             // `-vv`: one line per request, never a secret (URLs are counted, not listed).
             tracing::debug!(
                 action,
