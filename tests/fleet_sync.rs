@@ -267,3 +267,53 @@ fn the_members_share_the_accounts_rate_limit() {
         assert!(f.clock.now_ms() - start >= 1000, "b waited for a's requests to leave the shared window");
     });
 }
+
+/// Separate `cdnsync sync` processes on the real clock: a member killed while it holds claims
+/// (after claiming, before sending) does not take the purge with it.
+#[test]
+fn a_member_killed_while_holding_a_claim_is_taken_over_by_another_process() {
+    let Some(redis) = Redis::start(&[]) else { return };
+    let fake = fake();
+    let prefix = format!("t{}", fastrand::u32(..));
+    let sites: Vec<TempSite> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let site = TempSite::new(&fake, "", "");
+            site.append_config(&format!(
+                "\n[fleet]\nredis = \"{}\"\ngroup = \"www\"\nmember = \"{name}\"\nkey_prefix = \"{prefix}\"\nlease_secs = 1\n",
+                redis.url()
+            ));
+            site.write("a.html", "v1");
+            site.run(&["sync", "--baseline"]).expect(0);
+            site.write("a.html", "v2");
+            site
+        })
+        .collect();
+    let (a, b) = (&sites[0], &sites[1]);
+    // b has the new bytes first: held for a.
+    b.run(&["sync"]).expect(0);
+    assert!(fake.urls(JobKind::PurgeUrls, Area::Mainland).is_empty());
+    // a's sync finds the purge due, claims it, and is killed before sending.
+    let mut run = a.spawn(&["sync"], &[("CDNSYNC_FAILPOINT", "fleet-claimed")]);
+    run.wait_for_line("failpoint fleet-claimed");
+    run.kill();
+    assert!(fake.urls(JobKind::PurgeUrls, Area::Mainland).is_empty());
+    // b asks at once: a's lease is live, so b holds back and says who has it.
+    let out = b.run(&["sync", "--json"]);
+    out.expect(0);
+    assert!(out.stdout.contains("FleetClaimed") && out.stdout.contains("claimed by fleet member a"), "{}", out.stdout);
+    assert!(fake.urls(JobKind::PurgeUrls, Area::Mainland).is_empty());
+    // Past the lease, b takes the claim over and sends.
+    sleep(Duration::from_millis(1200));
+    b.run(&["sync"]).expect(0);
+    for area in Area::ALL {
+        assert_eq!(fake.urls(JobKind::PurgeUrls, area), set([PAGE]), "{area}");
+    }
+    // a comes back: its outbox still owes the purge; the fleet says it was sent.
+    let before = fake.accepted().len();
+    let out = a.run(&["sync"]);
+    out.expect(0);
+    assert_eq!(fake.accepted().len(), before, "no duplicate");
+    assert!(out.stdout.contains("already purged by another member") || out.stderr.contains("already purged by another member"), "{out:?}");
+    assert!(exists(&a.state()) && std::fs::read_dir(a.state().join("outbox")).unwrap().count() == 0, "a's debt is settled");
+}

@@ -236,6 +236,7 @@ impl<A: CdnApi> Engine<A> {
         }
         let asked: Vec<Item> = claimable.iter().map(|&i| items[i].clone()).collect();
         let claims = c.claim(&asked).await?;
+        crate::failpoint::hit("fleet-claimed");
         let mut verdict: HashMap<usize, Wait> = HashMap::new();
         let mut gated = Gated::default();
         let mut seen = std::collections::HashSet::new();
