@@ -65,7 +65,7 @@ impl Redis {
     }
 
     /// Start on `self.port`; false if the server exited (port taken meanwhile).
-    fn spawn(&mut self) -> bool {
+    pub(crate) fn spawn(&mut self) -> bool {
         let port = self.port.to_string();
         let dir = self.dir.path().to_str().unwrap().to_string();
         let args = ["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", &dir, "--daemonize", "no"];

@@ -19,6 +19,7 @@ use crate::util::*;
 
 const T0: i64 = 1_795_400_000_000;
 const PAGE: &str = "https://www.example.com/a.html";
+const B_PAGE: &str = "https://www.example.com/b.html";
 
 struct Fleet {
     clock: ManualClock,
@@ -52,6 +53,7 @@ async fn fleet_with(names: &[&str], extra: &str, limits: &str) -> Option<Fleet> 
         ));
         site.write("a.html", "v1");
         site.write("b.html", "v1");
+        site.write("docs/index.html", "v1");
         let cfg = cdnsync::config::load(&site.dir.join("cdnsync.toml")).unwrap();
         let c: Arc<dyn Clock> = Arc::new(clock.clone());
         let api = cdnsync::api_for(&cfg, Credentials::new(SECRET_ID, SECRET_KEY, None), c.clone()).unwrap();
@@ -117,7 +119,7 @@ fn a_purge_waits_for_every_member_and_goes_out_once() {
         assert_eq!(f.fake.accepted().len(), before, "a duplicate purge");
         assert_eq!((f.owed(0), f.owed(1), f.owed(2)), (0, 0, 0), "every member's debt is settled");
         // The prefetch-free page list: b.html was never changed, so never purged.
-        assert_eq!(f.purges("https://www.example.com/b.html", Area::Mainland), 0);
+        assert_eq!(f.purges(B_PAGE, Area::Mainland), 0);
     });
 }
 
@@ -167,7 +169,11 @@ fn with_redis_down_each_member_purges_on_its_own_and_nothing_is_lost() {
         f.redis.kill();
         f.sites[0].write("a.html", "v2");
         let r = f.sync(0).await;
-        assert!(r.warnings.iter().any(|w| w.contains("purging on our own")), "{:?}", r.warnings);
+        assert!(
+            r.warnings.iter().any(|w| w.contains("purging 2 URL(s) on our own") && w.contains("possible duplicates")),
+            "{:?}",
+            r.warnings
+        );
         assert!(!r.warnings.iter().any(|w| w.contains(&f.redis.url()) && w.contains('@')), "no password shown");
         for area in Area::ALL {
             assert_eq!(f.purges(PAGE, area), 1, "{area}");
@@ -176,6 +182,19 @@ fn with_redis_down_each_member_purges_on_its_own_and_nothing_is_lost() {
         f.sites[1].write("a.html", "v2");
         f.sync(1).await;
         assert_eq!(f.purges(PAGE, Area::Mainland), 2, "b purges too: a duplicate, never a loss");
+        // Redis comes back empty: the members publish their whole state again and coordinate.
+        assert!(f.redis.spawn(), "redis-server restarts on its port");
+        // b rejoins (in watch mode: its next heartbeat) and publishes its whole state again.
+        let r = f.sync(1).await;
+        assert!(!r.warnings.iter().any(|w| w.contains("on our own")), "{:?}", r.warnings);
+        f.sites[0].write("b.html", "v2");
+        let r = f.sync(0).await;
+        assert!(!r.warnings.iter().any(|w| w.contains("Redis") || w.contains("on our own")), "{:?}", r.warnings);
+        assert_eq!(f.purges(B_PAGE, Area::Mainland), 0, "held again: b has not published b.html v2");
+        f.sites[1].write("b.html", "v2");
+        f.sync(1).await;
+        f.sync(0).await;
+        assert_eq!(f.purges(B_PAGE, Area::Mainland), 1, "once, for the fleet");
     });
 }
 
@@ -316,4 +335,29 @@ fn a_member_killed_while_holding_a_claim_is_taken_over_by_another_process() {
     assert_eq!(fake.accepted().len(), before, "no duplicate");
     assert!(out.stdout.contains("already purged by another member") || out.stderr.contains("already purged by another member"), "{out:?}");
     assert!(exists(&a.state()) && std::fs::read_dir(a.state().join("outbox")).unwrap().count() == 0, "a's debt is settled");
+}
+
+#[test]
+fn a_prefetch_goes_once_for_the_fleet_after_its_purge() {
+    rt().block_on(async {
+        let Some(f) = fleet(&["a", "b", "c"], "").await else { return };
+        const INDEX: &str = "https://www.example.com/docs/index.html";
+        // A page the config prefetches (`**/index.html`) changes, reaching the members in turn.
+        for m in 0..3 {
+            f.sites[m].write("docs/index.html", "v2");
+            f.sync(m).await;
+        }
+        for m in 0..3 {
+            f.sync(m).await;
+        }
+        let accepted = f.fake.accepted();
+        for area in Area::ALL {
+            let of = |kind| accepted.iter().position(|a| a.kind == kind && a.areas.contains(&area) && a.urls.iter().any(|u| u == INDEX));
+            let count =
+                |kind| accepted.iter().filter(|a| a.kind == kind && a.areas.contains(&area) && a.urls.iter().any(|u| u == INDEX)).count();
+            assert_eq!((count(JobKind::PurgeUrls), count(JobKind::PrefetchUrls)), (1, 1), "{area}: once each for the fleet");
+            assert!(of(JobKind::PurgeUrls) < of(JobKind::PrefetchUrls), "{area}: the prefetch after its purge");
+        }
+        assert_eq!((f.owed(0), f.owed(1), f.owed(2)), (0, 0, 0));
+    });
 }

@@ -128,7 +128,9 @@ impl<A: CdnApi> Engine<A> {
             Ok(r) => Ok(r),
             Err(GateError::Local(e)) => Err(e),
             Err(GateError::Fleet(e)) => {
-                warnings.push(format!("{e}; purging on our own this time (other members may purge the same URLs)"));
+                let n: usize = jobs.iter().map(|j| j.urls.len()).sum();
+                warnings
+                    .push(format!("{e}; purging {n} URL(s) on our own this time (possible duplicates: other members may purge them too)"));
                 Ok((jobs, Gated::default()))
             }
         }
