@@ -260,4 +260,54 @@ mod tests {
         st.restore(Burst { paths: vec!["y".into()], rescan: None }, 25_000);
         assert_eq!(st.take(25_000).unwrap().paths, ["x", "y"]);
     }
+
+    #[test]
+    fn a_burst_of_exactly_max_paths_keeps_its_paths_and_one_more_is_a_rescan() {
+        let mut st = s(false);
+        for i in 0..MAX_PATHS {
+            st.touch(0, p(&i.to_string()));
+        }
+        let b = st.take(300).unwrap();
+        assert_eq!((b.paths.len(), b.rescan), (MAX_PATHS, None), "the limit itself is still a list of paths");
+        // The same bound holds for a failed burst put back with new paths beside it.
+        st.touch(1000, p("new"));
+        let mut old: Vec<String> = (0..MAX_PATHS - 1).map(|i| i.to_string()).collect();
+        st.restore(Burst { paths: old.clone(), rescan: None }, 2000);
+        let b = st.take(2000).unwrap();
+        assert_eq!((b.paths.len(), b.rescan), (MAX_PATHS, None));
+        st.touch(3000, p("new"));
+        old.push("one-too-many".into());
+        st.restore(Burst { paths: old, rescan: None }, 4000);
+        let b = st.take(4000).unwrap();
+        assert!(b.paths.is_empty() && b.rescan.is_some_and(|r| r.contains("paths changed")));
+    }
+
+    #[test]
+    fn a_swap_is_timed_from_itself_unless_a_trigger_came_first() {
+        // No trigger configured: files change from t=0, the swap comes at 1900. The swap is the
+        // deploy: it gets its full settle time, not what is left of the max wait since t=0.
+        let mut st = s(false);
+        st.touch(0, p("a"));
+        st.touch(1900, Touch::Swap("publish_dir now points to releases/2".into()));
+        assert_eq!(st.due_at(), Some(2200));
+        // A trigger at 0, then a swap at 1900: the burst keeps the trigger's timing (max wait).
+        let mut st = s(true);
+        st.touch(0, Touch::Trigger);
+        st.touch(1900, Touch::Swap("publish_dir now points to releases/3".into()));
+        assert_eq!(st.due_at(), Some(2000));
+    }
+
+    #[test]
+    fn touched_tells_the_pending_bursts_first_and_last_change() {
+        let mut st = s(false);
+        assert_eq!(st.touched(), None);
+        assert!(!st.pending());
+        st.touch(100, p("a"));
+        assert!(st.pending());
+        st.touch(250, p("b"));
+        assert_eq!(st.touched(), Some((100, 250)));
+        st.take(550).unwrap();
+        assert_eq!(st.touched(), None, "nothing pending after the burst is taken");
+        assert!(!st.pending());
+    }
 }
