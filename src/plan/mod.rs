@@ -298,7 +298,7 @@ fn batch_size(input: &PlanInput, kind: JobKind, area: Area) -> u64 {
 mod tests {
     use super::*;
     use crate::config;
-    use crate::model::{ContentHash, FileMeta, JobStatus};
+    use crate::model::{ContentHash, FileMeta, JobStatus, QuotaEntry};
 
     static NO_ROOTS: BTreeMap<String, u32> = BTreeMap::new();
 
@@ -523,5 +523,46 @@ mod tests {
         let c = cfg("");
         let p = make_plan(&input(&c, &changes, &t, &q, &[]));
         assert!(p.jobs.iter().all(|j| !j.kind.is_purge()), "added files are not purged by default");
+    }
+
+    /// 1,000 pages of which `n` changed: too few for any folder purge.
+    fn few_of_many(n: usize, index: bool) -> (Snapshot, ChangeSet) {
+        let name = |i: usize| if index { format!("d{i}/index.html") } else { format!("p{}/{i}.html", i % 10) };
+        let all: Vec<String> = (0..1000).map(name).collect();
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let changes = ChangeSet { added: vec![], modified: all[..n].to_vec(), removed: vec![], unchanged: 1000 - n };
+        (tree(&refs), changes)
+    }
+
+    fn sizes(p: &Plan, kind: JobKind, area: Area) -> Vec<usize> {
+        p.jobs.iter().filter(|j| j.kind == kind && j.area == area).map(|j| j.urls.len()).collect()
+    }
+
+    #[test]
+    fn the_api_s_batch_size_lowers_the_configured_one_and_a_reported_zero_is_ignored() {
+        let c = cfg("[limits]\npurge_urls_batch = 100\n");
+        let (t, changes) = few_of_many(120, false);
+        let mut q = QuotaBook::documented_v3();
+        let e = q.get(JobKind::PurgeUrls, Area::Mainland).unwrap();
+        q.set(JobKind::PurgeUrls, Area::Mainland, QuotaEntry { batch: 0, ..e });
+        q.set(JobKind::PurgeUrls, Area::Overseas, QuotaEntry { batch: 50, ..e });
+        let p = make_plan(&input(&c, &changes, &t, &q, &[]));
+        assert_eq!(sizes(&p, JobKind::PurgeUrls, Area::Mainland), [100, 20], "batch 0 from the API: the configured 100");
+        assert_eq!(sizes(&p, JobKind::PurgeUrls, Area::Overseas), [50, 50, 20], "the API's 50 is smaller: it wins");
+    }
+
+    #[test]
+    fn the_overseas_prefetch_limit_applies_to_overseas_prefetches_only() {
+        let c = cfg("");
+        let (t, changes) = few_of_many(30, true);
+        let q = QuotaBook::documented_v3();
+        let mut i = input(&c, &changes, &t, &q, &[]);
+        i.overseas_prefetch_batch = Some(20);
+        let p = make_plan(&i);
+        // 30 index pages, each under its file URL and its folder URL: 60 prefetches.
+        assert_eq!(sizes(&p, JobKind::PrefetchUrls, Area::Overseas), [20, 20, 20]);
+        assert_eq!(sizes(&p, JobKind::PrefetchUrls, Area::Mainland), [60]);
+        assert_eq!(sizes(&p, JobKind::PurgeUrls, Area::Overseas), [60], "purges keep their own batch (file and folder URL each)");
+        assert_eq!(sizes(&p, JobKind::PurgeUrls, Area::Mainland), [60]);
     }
 }

@@ -77,3 +77,43 @@ pub fn save_quota(state_dir: &Path, q: &QuotaBook) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(q).expect("quota serialises");
     write_atomic(&state_dir.join("quota.json"), &bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Area, JobKind, QuotaEntry};
+
+    #[test]
+    fn the_last_known_quota_is_what_was_saved_and_a_damaged_or_missing_cache_is_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        assert_eq!(load_quota(&dir), None, "nothing saved yet");
+        let mut q = QuotaBook::documented_v3();
+        q.set(JobKind::PurgeUrls, Area::Overseas, QuotaEntry { batch: 7, total: 100, available: 3 });
+        q.read_unix = Some(1_700_000_000);
+        save_quota(&dir, &q).unwrap();
+        assert_eq!(load_quota(&dir), Some(q.clone()), "plan sees what sync saw");
+        q.set(JobKind::PurgeUrls, Area::Overseas, QuotaEntry { batch: 7, total: 100, available: 0 });
+        save_quota(&dir, &q).unwrap();
+        assert_eq!(load_quota(&dir).unwrap().get(JobKind::PurgeUrls, Area::Overseas).unwrap().available, 0, "replaced, not merged");
+        fs::write(dir.join("quota.json"), b"{ not json").unwrap();
+        assert_eq!(load_quota(&dir), None, "a damaged cache is ignored");
+    }
+
+    #[test]
+    fn atomic_writes_leave_the_file_and_no_temporary_and_name_the_path_on_failure() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["f.json"], "no temporary file left behind");
+        let missing = tmp.path().join("no/such/dir/f.json");
+        let e = write_atomic(&missing, b"x").unwrap_err().to_string();
+        assert!(e.contains("no/such/dir/f.json"), "{e}");
+        // The directory fsync is a real call: it fails for a folder that does not exist.
+        assert!(sync_dir(&tmp.path().join("gone")).is_err());
+        assert!(sync_dir(tmp.path()).is_ok());
+    }
+}
