@@ -432,3 +432,6 @@ impl<A: CdnApi> Submitter<'_, A> {
         self.lookups_refused.warnings()
     }
 }
+
+#[cfg(test)]
+mod tests;
