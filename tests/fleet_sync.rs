@@ -361,3 +361,36 @@ fn a_prefetch_goes_once_for_the_fleet_after_its_purge() {
         assert_eq!((f.owed(0), f.owed(1), f.owed(2)), (0, 0, 0));
     });
 }
+
+/// `cdnsync watch` under `[fleet]`: an idle watcher stays live by its heartbeats alone (so it
+/// keeps holding purges back until it serves their bytes), and leaves the group when stopped.
+#[test]
+fn a_watching_member_heartbeats_while_idle_and_leaves_when_stopped() {
+    let Some(redis) = Redis::start(&[]) else { return };
+    let fake = fake();
+    let prefix = format!("t{}", fastrand::u32(..));
+    let member = |name: &str| {
+        let site = TempSite::new(&fake, "", "");
+        site.append_config(&format!(
+            "\n[fleet]\nredis = \"{}\"\ngroup = \"www\"\nmember = \"{name}\"\nkey_prefix = \"{prefix}\"\nheartbeat_ttl_secs = 3\n",
+            redis.url()
+        ));
+        site.write("a.html", "v1");
+        site
+    };
+    let (w, other) = (member("w"), member("s"));
+    w.run(&["sync", "--baseline"]).expect(0);
+    let live = |name: &str| -> Option<bool> {
+        let j = other.run(&["status", "--json"]).json();
+        j["fleet"]["members"].as_array().unwrap().iter().find(|m| m["name"] == name).map(|m| m["live"] == true)
+    };
+    let mut run = w.spawn(&["watch"], &[]);
+    run.wait_for_line("synced whole tree (start-up)");
+    // Idle for longer than the TTL: only the heartbeats (every second) keep it live.
+    sleep(Duration::from_millis(4500));
+    assert_eq!(live("w"), Some(true), "an idle watcher is still a live member");
+    run.terminate();
+    let (code, _) = run.finish_within(15);
+    assert_eq!(code, 0);
+    assert_eq!(live("w"), None, "a watcher that stops leaves the group at once");
+}
